@@ -1,0 +1,32 @@
+# Two commands a new user needs: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: demo test lint format check bench install
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed  ## SQLite, local storage, demo photos; serves on 127.0.0.1:8000
+	PY=$(PY) bash scripts/demo.sh
+
+test: $(VENV)/.installed  ## the whole suite (SQLite unless DATABASE_URL says otherwise)
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: $(VENV)/.installed  ## migrations in step with models, deploy checks
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=ci-$$(date +%s)-not-a-real-secret-key-0123456789abcdef \
+	  DJANGO_ALLOWED_HOSTS=localhost $(PY) manage.py check --deploy --fail-level WARNING

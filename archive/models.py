@@ -1,0 +1,371 @@
+"""The records: collections, stored assets, catalogue entries, licences, holds, audit log."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from archive.errors import ArchiveError
+
+SHA256_HEX_LENGTH = 64
+
+
+class Collection(models.Model):
+    """A source system or department whose images enter the archive."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class AssetQuerySet(models.QuerySet):
+    def holding_bytes(self):
+        """Assets whose bytes still exist somewhere (everything but tombstones)."""
+        return self.exclude(state=Asset.State.PURGED)
+
+    def under_active_hold(self):
+        return self.filter(
+            Q(legal_holds__released_at__isnull=True, legal_holds__isnull=False)
+        ).distinct()
+
+    def delete(self):
+        # Bulk deletes bypass Model.delete(); removal goes through retention's guard only.
+        raise ArchiveError("Assets cannot be deleted in bulk; removal goes through retention.")
+
+
+class Asset(models.Model):
+    """One stored file: its bytes live in a storage tier under a content-addressed key."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        QUARANTINED = "quarantined", "Quarantined"
+        PURGED = "purged", "Purged (tombstone)"
+
+    class Role(models.TextChoices):
+        ORIGINAL = "original", "Original"
+        DERIVATIVE = "derivative", "Derivative"
+
+    class Tier(models.TextChoices):
+        HOT = "hot", "Hot"
+        COLD = "cold", "Cold"
+        QUARANTINE = "quarantine", "Quarantine"
+
+    sha256 = models.CharField(max_length=SHA256_HEX_LENGTH, db_index=True)
+    size = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    colour_mode = models.CharField(max_length=16, blank=True)
+    frame_count = models.PositiveIntegerField(default=1)
+    storage_alias = models.CharField(max_length=16, choices=Tier.choices, default=Tier.HOT)
+    storage_key = models.CharField(max_length=512, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ORIGINAL)
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derivatives"
+    )
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="assets")
+    original_path = models.CharField(max_length=1024)
+    original_filename = models.CharField(max_length=255)
+    ingested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ingested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    exif = models.JSONField(default=dict, blank=True)
+
+    objects = AssetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-ingested_at", "-pk"]
+        constraints = [
+            # One live asset per content: the same bytes are never stored twice. Tombstones
+            # are excluded so purged content may be ingested again later.
+            models.UniqueConstraint(
+                fields=["sha256"],
+                condition=~Q(state="purged"),
+                name="asset_unique_live_sha256",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="purged") | ~Q(storage_key=""),
+                name="asset_live_has_storage_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(width__gt=0) & Q(height__gt=0), name="asset_positive_dimensions"
+            ),
+            models.CheckConstraint(condition=Q(size__gt=0), name="asset_not_empty"),
+            models.CheckConstraint(
+                condition=Q(derived_from__isnull=True) | Q(role="derivative"),
+                name="asset_only_derivatives_have_source",
+            ),
+            models.CheckConstraint(
+                condition=~Q(derived_from=F("pk")), name="asset_not_derived_from_itself"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["active", "quarantined", "purged"]),
+                name="asset_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(storage_alias__in=["hot", "cold", "quarantine"]),
+                name="asset_storage_alias_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.original_filename} ({self.sha256[:12]})"
+
+    def clean(self):
+        if self.sha256 and len(self.sha256) != SHA256_HEX_LENGTH:
+            raise ValidationError({"sha256": "A SHA-256 digest has 64 hexadecimal characters."})
+
+    def delete(self, *args, **kwargs):
+        # Removing bytes is retention's job, through its one guard; rows are never deleted.
+        raise ArchiveError("Assets cannot be deleted; removal goes through retention.")
+
+    @property
+    def pixel_count(self) -> int:
+        return self.width * self.height
+
+
+class AssetSource(models.Model):
+    """A place the bytes of an asset arrived from: several sources may share one asset."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="sources")
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="sources")
+    path = models.CharField(max_length=1024)
+    ingested_at = models.DateTimeField(default=timezone.now)
+    ingested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["ingested_at", "pk"]
+        constraints = [
+            # The same path may deliver new bytes later (a new asset), but one path never
+            # records the same bytes twice: that is what makes re-ingest idempotent.
+            models.UniqueConstraint(
+                fields=["asset", "collection", "path"], name="asset_source_unique_path"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.collection}: {self.path}"
+
+
+class CatalogueEntry(models.Model):
+    """A descriptive record pointing at one asset; many entries may share an asset."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="entries")
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="entries")
+    source = models.OneToOneField(
+        AssetSource, null=True, blank=True, on_delete=models.PROTECT, related_name="entry"
+    )
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    accession_number = models.CharField(max_length=100, blank=True)
+    creator = models.CharField(max_length=300, blank=True)
+    date_start = models.DateField(null=True, blank=True)
+    date_end = models.DateField(null=True, blank=True)
+    subjects = models.JSONField(default=list, blank=True)
+    published = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_sha256 = models.CharField(max_length=SHA256_HEX_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title", "pk"]
+        verbose_name_plural = "catalogue entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["accession_number"],
+                condition=~Q(accession_number=""),
+                name="entry_unique_accession_number",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_start__isnull=True)
+                | Q(date_end__isnull=True)
+                | Q(date_end__gte=F("date_start")),
+                name="entry_dates_ordered",
+            ),
+            # Once published, the exact bytes published are recorded for good (invariant 2).
+            models.CheckConstraint(
+                condition=Q(published=False)
+                | (Q(published_at__isnull=False) & ~Q(published_sha256="")),
+                name="entry_published_records_time_and_bytes",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Licence(models.Model):
+    """The terms under which one catalogue entry may be used."""
+
+    class Type(models.TextChoices):
+        STAFF = "staff", "Staff"
+        AGENCY = "agency", "Agency"
+        RIGHTS_MANAGED = "rights_managed", "Rights-managed"
+        CC_BY = "cc_by", "CC BY"
+        CC_BY_SA = "cc_by_sa", "CC BY-SA"
+        CC_BY_NC = "cc_by_nc", "CC BY-NC"
+        CC_BY_NC_SA = "cc_by_nc_sa", "CC BY-NC-SA"
+        CC_BY_ND = "cc_by_nd", "CC BY-ND"
+        CC0 = "cc0", "CC0"
+        PUBLIC_DOMAIN = "public_domain", "Public domain"
+        UNKNOWN = "unknown", "Unknown"
+
+    entry = models.ForeignKey(CatalogueEntry, on_delete=models.PROTECT, related_name="licences")
+    holder = models.CharField(max_length=300)
+    licence_type = models.CharField(max_length=20, choices=Type.choices, default=Type.UNKNOWN)
+    territory = models.CharField(max_length=200, blank=True)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+    restrictions = models.TextField(blank=True)
+    credit_line = models.CharField(max_length=500, blank=True)
+    agreement_reference = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["entry", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gte=F("valid_from")),
+                name="licence_validity_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_licence_type_display()} — {self.holder}"
+
+
+class LegalHold(models.Model):
+    """A freeze on assets, entries or whole collections while a matter is open."""
+
+    matter_reference = models.CharField(max_length=200)
+    reason = models.TextField()
+    assets = models.ManyToManyField(Asset, blank=True, related_name="legal_holds")
+    entries = models.ManyToManyField(CatalogueEntry, blank=True, related_name="legal_holds")
+    collections = models.ManyToManyField(Collection, blank=True, related_name="legal_holds")
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    placed_at = models.DateTimeField(default=timezone.now)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True)
+                | (
+                    Q(released_by__isnull=False)
+                    & ~Q(release_reason="")
+                    & Q(released_at__gte=F("placed_at"))
+                ),
+                name="legal_hold_release_complete",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="legal_hold_has_reason"),
+        ]
+
+    def __str__(self):
+        return self.matter_reference
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
+
+
+class AuditChainHead(models.Model):
+    """The single row holding the chain's last sequence number and hash.
+
+    Every audit write locks this row, so events get gap-free sequence numbers in commit
+    order on every database, and the head hash proves the chain's tail was not cut off.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_sequence = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=SHA256_HEX_LENGTH, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_head_singleton")]
+
+    def __str__(self):
+        return f"audit head #{self.last_sequence}"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ArchiveError("Audit events are append-only.")
+
+    def delete(self):
+        raise ArchiveError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One state change, hash-chained to the event before it; never updated or deleted."""
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The name is kept as well, so the trail stays readable even if accounts are renamed.
+    actor_name = models.CharField(max_length=150)
+    verb = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    previous_hash = models.CharField(max_length=SHA256_HEX_LENGTH, blank=True)
+    hash = models.CharField(max_length=SHA256_HEX_LENGTH, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+        constraints = [models.CheckConstraint(condition=Q(sequence__gt=0), name="audit_seq_pos")]
+
+    def __str__(self):
+        return f"#{self.sequence} {self.verb} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ArchiveError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError("Audit events are append-only.")
+
+
+class IngestRejection(models.Model):
+    """A file the ingest refused, with the reason; the source file is left untouched."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=1024)
+    reason = models.TextField()
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=SHA256_HEX_LENGTH, blank=True)
+    rejected_at = models.DateTimeField(default=timezone.now, db_index=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-rejected_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.path}: {self.reason}"

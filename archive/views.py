@@ -1,0 +1,43 @@
+"""Asset files and renditions for signed-in staff; thin views over selectors and storage."""
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.files.storage import storages
+from django.http import FileResponse, Http404, HttpResponse
+
+from archive.errors import InvalidImage
+from archive.models import Asset
+from archive.renditions import RENDITION_SIZES, rendition_get_or_create
+from archive.storage import bytes_open
+
+
+def _live_asset(asset_id: int) -> Asset:
+    try:
+        asset = Asset.objects.get(pk=asset_id)
+    except Asset.DoesNotExist as exc:
+        raise Http404("No such asset.") from exc
+    return asset
+
+
+@staff_member_required
+def asset_file(request, asset_id: int):
+    asset = _live_asset(asset_id)
+    if asset.state == Asset.State.PURGED:
+        return HttpResponse("This asset was purged; its record is kept.", status=410)
+    fp = bytes_open(alias=asset.storage_alias, key=asset.storage_key)
+    return FileResponse(fp, filename=asset.original_filename)
+
+
+@staff_member_required
+def asset_rendition(request, asset_id: int, size: str):
+    if size not in RENDITION_SIZES:
+        raise Http404("Unknown rendition size.")
+    asset = _live_asset(asset_id)
+    if asset.state == Asset.State.PURGED:
+        return HttpResponse("This asset was purged; its record is kept.", status=410)
+    try:
+        key = rendition_get_or_create(asset=asset, size=size)
+    except InvalidImage as exc:
+        return HttpResponse(exc.message, status=422)
+    response = FileResponse(storages["default"].open(key, "rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -1,0 +1,211 @@
+"""Keepsake settings, read from the environment.
+
+Every optional value has a default that makes the zero-setup demo work (SQLite under
+var/, local folders for the storage tiers, a development key). With DJANGO_DEBUG off
+the process refuses to start without a real secret key and allowed hosts.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("KEEPSAKE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
+if DEBUG:
+    # A development key is acceptable only while DEBUG is on; production must bring its own.
+    SECRET_KEY = SECRET_KEY or "django-insecure-keepsake-development-key-change-me"
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
+else:
+    if not SECRET_KEY or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off.")
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "archive",
+    "dedup",
+    "retention",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# SQLite is the zero-setup default; PostgreSQL (psycopg 3) is what CI and production run.
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'keepsake.sqlite3'}"),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # Several processes (web, django-q2 workers, ingest) share the file: wait for locks
+    # instead of failing at once, and take the write lock at BEGIN to avoid upgrade deadlocks.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = os.environ.get("KEEPSAKE_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Files and storage tiers ----------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("KEEPSAKE_STATIC_ROOT", VAR_DIR / "staticfiles"))
+MEDIA_ROOT = Path(os.environ.get("KEEPSAKE_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+STORAGE_TIERS = ("hot", "cold", "quarantine")
+STORAGE_BACKEND = os.environ.get("KEEPSAKE_STORAGE_BACKEND", "local")
+
+
+def tier_storage(tier: str) -> dict:
+    """Return the STORAGES entry for one tier: a local folder, or an S3-compatible bucket."""
+    if STORAGE_BACKEND == "local":
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT / tier, "base_url": None},
+        }
+    if STORAGE_BACKEND == "s3":
+        prefix = f"KEEPSAKE_S3_{tier.upper()}_"
+        options = {
+            "bucket_name": os.environ.get(prefix + "BUCKET", os.environ.get("KEEPSAKE_S3_BUCKET")),
+            "location": os.environ.get(prefix + "PREFIX", tier),
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL"),
+            "region_name": os.environ.get("AWS_S3_REGION_NAME"),
+            "file_overwrite": False,
+            "querystring_auth": True,
+        }
+        storage_class = os.environ.get(prefix + "STORAGE_CLASS")
+        if storage_class:
+            options["object_parameters"] = {"StorageClass": storage_class}
+        if not options["bucket_name"]:
+            raise ImproperlyConfigured(f"Set {prefix}BUCKET or KEEPSAKE_S3_BUCKET for S3 storage.")
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+    raise ImproperlyConfigured("KEEPSAKE_STORAGE_BACKEND must be 'local' or 's3'.")
+
+
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT / "derived"},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    **{tier: tier_storage(tier) for tier in STORAGE_TIERS},
+}
+
+# Pillow refuses images above this many pixels (decompression bombs); None keeps Pillow's.
+KEEPSAKE_MAX_IMAGE_PIXELS = int(os.environ.get("KEEPSAKE_MAX_IMAGE_PIXELS", "178956970"))
+
+# --- Background work (django-q2) ------------------------------------------------------
+# timeout < retry, so a task is never redelivered while it still runs; finite attempts,
+# so a poison task does not loop forever; no catch-up replay of missed schedules.
+Q_CLUSTER = {
+    "name": os.environ.get("KEEPSAKE_Q_NAME", "keepsake"),
+    "orm": "default",
+    "workers": int(os.environ.get("KEEPSAKE_Q_WORKERS", "2")),
+    "timeout": 600,
+    "retry": 720,
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 1000,
+    "sync": env_bool("KEEPSAKE_Q_SYNC", False),
+}
+if os.environ.get("KEEPSAKE_REDIS_URL"):
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = os.environ["KEEPSAKE_REDIS_URL"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "keepsake": {
+            "handlers": ["console"],
+            "level": os.environ.get("KEEPSAKE_LOG_LEVEL", "INFO"),
+        },
+    },
+}
