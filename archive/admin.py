@@ -188,8 +188,19 @@ class CatalogueEntryAdmin(AuditedSaveMixin, admin.ModelAdmin):
     list_filter = ["published", "collection"]
     search_fields = ["title", "description", "accession_number", "creator"]
     list_select_related = ["asset", "collection"]
-    raw_id_fields = ["asset", "source"]
-    readonly_fields = ["published_at", "published_sha256", "created_at"]
+    # Repointing and publishing are workflows with their own services, not form fields.
+    readonly_fields = [
+        "asset",
+        "source",
+        "published",
+        "published_at",
+        "published_sha256",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
     inlines = [LicenceInline]
 
     def save_formset(self, request, form, formset, change):
