@@ -159,7 +159,7 @@ class AssetAdmin(ReadOnlyAdmin):
         return format_html(
             '<a href="{}">{}</a>',
             reverse("archive:asset-file", args=[obj.pk]),
-            thumbnail_html(obj, "web", 480),
+            thumbnail_html(obj, "web", "keepsake-preview"),
         )
 
     @admin.display(description="size (w×h)")
