@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from archive.errors import ArchiveError
-from archive.services import EntryMetadata
+from archive.ingest import EntryMetadata
 
 COLUMNS = {
     "path",

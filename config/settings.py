@@ -173,6 +173,12 @@ STORAGES = {
 # Pillow refuses images above this many pixels (decompression bombs); None keeps Pillow's.
 KEEPSAKE_MAX_IMAGE_PIXELS = int(os.environ.get("KEEPSAKE_MAX_IMAGE_PIXELS", "178956970"))
 
+# Hamming distance (of 64 pHash bits) within which two images are flagged as candidates.
+KEEPSAKE_NEAR_DISTANCE = int(os.environ.get("KEEPSAKE_NEAR_DISTANCE", "10"))
+
+# PostgreSQL-only covering indexes (INCLUDE) are plain indexes elsewhere; that is intended.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
 # --- Background work (django-q2) ------------------------------------------------------
 # timeout < retry, so a task is never redelivered while it still runs; finite attempts,
 # so a poison task does not loop forever; no catch-up replay of missed schedules.
@@ -187,6 +193,16 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "sync": env_bool("KEEPSAKE_Q_SYNC", False),
 }
+# Periodic jobs, created (and updated) by `manage.py setup_schedules`; every task is
+# idempotent, so an overlap or a redelivery does no harm.
+KEEPSAKE_SCHEDULES = [
+    {
+        "name": "rolling duplicate scan",
+        "func": "dedup.tasks.scan_incremental_task",
+        "minutes": int(os.environ.get("KEEPSAKE_SCAN_EVERY_MINUTES", "15")),
+    },
+]
+
 if os.environ.get("KEEPSAKE_REDIS_URL"):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = os.environ["KEEPSAKE_REDIS_URL"]

@@ -1,1 +1,124 @@
-"""Models of the dedup app."""
+"""Fingerprints, duplicate candidate pairs and scan runs."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from archive.models import Asset
+
+BAND_COUNT = 4
+
+
+class Fingerprint(models.Model):
+    """The perceptual fingerprint of one asset, with the band columns of the index.
+
+    Hashes are stored as signed 64-bit integers (what every database's bigint holds); the
+    four 16-bit bands of the pHash are indexed so a near-duplicate lookup probes a few
+    index ranges instead of scanning every row (multi-index hashing).
+    """
+
+    asset = models.OneToOneField(Asset, on_delete=models.PROTECT, related_name="fingerprint")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    phash = models.BigIntegerField(null=True, blank=True)
+    dhash = models.BigIntegerField(null=True, blank=True)
+    phash_b0 = models.IntegerField(null=True, blank=True)
+    phash_b1 = models.IntegerField(null=True, blank=True)
+    phash_b2 = models.IntegerField(null=True, blank=True)
+    phash_b3 = models.IntegerField(null=True, blank=True)
+    low_information = models.BooleanField(default=False)
+    hash_version = models.CharField(max_length=200)
+    error = models.TextField(blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Either hashes or the reason they could not be computed, never both or neither.
+            models.CheckConstraint(
+                condition=(Q(error="") & Q(phash__isnull=False) & Q(dhash__isnull=False))
+                | (~Q(error="") & Q(phash__isnull=True) & Q(dhash__isnull=True)),
+                name="fingerprint_hashes_or_error",
+            ),
+        ]
+        # Partial covering indexes: the probe reads the band, the hash and the asset from
+        # the index alone (PostgreSQL index-only scans); flat images never enter the index.
+        indexes = [
+            models.Index(
+                fields=[f"phash_b{band}"],
+                include=["phash", "asset"],
+                condition=Q(low_information=False, error=""),
+                name=f"fingerprint_phash_b{band}",
+            )
+            for band in range(BAND_COUNT)
+        ]
+
+    def __str__(self):
+        return f"fingerprint of asset {self.asset_id}"
+
+
+class DuplicateCandidate(models.Model):
+    """An ordered pair of assets that may be duplicates, with the evidence and a decision."""
+
+    class Kind(models.TextChoices):
+        EXACT = "exact", "Exact (same bytes)"
+        PIXEL = "pixel", "Pixel (same decoded pixels)"
+        DERIVATIVE = "derivative", "Derivative (resized, recompressed, converted)"
+        SIMILAR = "similar", "Similar (look-alike, different photograph)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        CONFIRMED = "confirmed", "Confirmed duplicate"
+        REJECTED = "rejected", "Not a duplicate"
+        DEFERRED = "deferred", "Deferred"
+
+    asset_a = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    asset_b = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    phash_distance = models.PositiveSmallIntegerField()
+    dhash_distance = models.PositiveSmallIntegerField()
+    evidence = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    found_by = models.CharField(max_length=32, default="scan")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kind", "phash_distance", "pk"]
+        constraints = [
+            # Canonical order makes (a, b) and (b, a) the same row, so a pair is stored once
+            # and a decision about it is never lost to a re-flag in the other order.
+            models.CheckConstraint(
+                condition=Q(asset_a__lt=F("asset_b")), name="candidate_pair_ordered"
+            ),
+            models.UniqueConstraint(fields=["asset_a", "asset_b"], name="candidate_pair_unique"),
+            models.CheckConstraint(
+                condition=Q(phash_distance__lte=64) & Q(dhash_distance__lte=64),
+                name="candidate_distances_in_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "kind"], name="candidate_status_kind")]
+
+    def __str__(self):
+        return f"{self.asset_a_id} ~ {self.asset_b_id} ({self.kind})"
+
+
+class ScanRun(models.Model):
+    """One duplicate scan: what it looked at, what it found, and whether it recorded pairs."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    recorded = models.BooleanField(default=False)
+    incremental = models.BooleanField(default=False)
+    # Highest fingerprint id seen: the next incremental scan starts after it.
+    high_water_fingerprint_id = models.BigIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self):
+        return f"scan {self.pk} at {self.started_at:%Y-%m-%d %H:%M}"

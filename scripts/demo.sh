@@ -8,6 +8,7 @@ PORT=${KEEPSAKE_DEMO_PORT:-8000}
 
 $PY manage.py migrate --noinput -v0
 $PY manage.py demo_setup
+$PY manage.py setup_schedules
 $PY manage.py qcluster >var/qcluster.log 2>&1 &
 QCLUSTER=$!
 trap 'kill $QCLUSTER 2>/dev/null || true' EXIT INT TERM

@@ -56,3 +56,20 @@ def isolated_storage(settings, tmp_path):
         },
     }
     return media
+
+
+def make_scene(seed: int, size=(320, 240)) -> Image.Image:
+    """A busy picture of random shapes; different seeds give unrelated perceptual hashes."""
+    import random
+
+    rng = random.Random(seed)
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    for _ in range(14):
+        x0, y0 = rng.randrange(w), rng.randrange(h)
+        x1, y1 = x0 + rng.randrange(20, w // 2), y0 + rng.randrange(20, h // 2)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape([x0, y0, x1, y1], fill=colour)
+    return image

@@ -2,7 +2,7 @@
 
 import io
 
-from archive.services import asset_ingest
+from archive.ingest import asset_ingest
 from tests.conftest import image_bytes, make_image
 
 

@@ -9,9 +9,15 @@ from django.core.files.storage import storages
 from django.core.management import call_command
 from PIL import Image, TiffImagePlugin
 
-from archive.imaging import probe_image
+from archive.ingest import (
+    EntryMetadata,
+    IngestStatus,
+    _asset_create,
+    _entry_build,
+    asset_ingest,
+    ingest_analyse,
+)
 from archive.models import Asset, AssetSource, AuditEvent, CatalogueEntry, IngestRejection
-from archive.services import EntryMetadata, IngestStatus, _asset_create, asset_ingest
 from archive.storage import digest_file
 from tests.archive.helpers import ingest_bytes, ingest_picture
 from tests.conftest import image_bytes, make_image
@@ -108,15 +114,11 @@ class TestAssetIngest:
         """The unique constraint on live sha256 turns a lost race into an attach."""
         data = image_bytes(make_image("navy"))
         winner = ingest_bytes(data, collection=collection, path="first.jpg")
-        from archive.services import _entry_build
-
         entry = _entry_build(
             collection=collection, path="second.jpg", metadata=EntryMetadata(), published=False
         )
         status, asset = _asset_create(
-            probe=probe_image(fp=io.BytesIO(data)),
-            sha256=winner.asset.sha256,
-            size=len(data),
+            analysis=ingest_analyse(fp=io.BytesIO(data)),
             key=winner.asset.storage_key,
             collection=collection,
             path="second.jpg",

@@ -1,0 +1,349 @@
+"""Ingest: store each distinct file once, by content, and give it a catalogue entry.
+
+Ingest runs in two steps. `ingest_analyse` reads and decodes the file (digest, probe, and
+whatever the child apps compute from it through the `asset_analysed` signal, such as
+fingerprints); it touches no database, so the ingest command runs it in worker processes.
+`asset_ingest` then stores the bytes and writes the records in one transaction, sending
+`asset_ingested` inside it so the pre-ingest check (near-duplicate lookup) sees the new
+asset before it commits.
+"""
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import BinaryIO
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from archive import signals
+from archive.audit import audit_record
+from archive.errors import InvalidImage
+from archive.imaging import ImageProbe, probe_image
+from archive.models import Asset, AssetSource, CatalogueEntry, Collection, IngestRejection
+from archive.services import entry_snapshot
+from archive.storage import bytes_store, content_key, digest_file
+
+
+@dataclass(frozen=True)
+class IngestAnalysis:
+    """What reading the file revealed; picklable, so worker processes can compute it."""
+
+    sha256: str
+    size: int
+    probe: ImageProbe | None = None
+    error: str = ""
+    extras: dict = field(default_factory=dict)
+
+
+def ingest_digest(*, fp: BinaryIO) -> IngestAnalysis:
+    """The cheap first look: content digest and size only."""
+    sha256, size = digest_file(fp)
+    return IngestAnalysis(sha256=sha256, size=size)
+
+
+def ingest_analyse(*, fp: BinaryIO, digest: IngestAnalysis | None = None) -> IngestAnalysis:
+    """Digest, probe and let child apps analyse the file; no database access."""
+    digest = digest or ingest_digest(fp=fp)
+    try:
+        probe = probe_image(fp=fp)
+    except InvalidImage as exc:
+        return IngestAnalysis(digest.sha256, digest.size, error=exc.message)
+    extras = {}
+    fp.seek(0)
+    for _receiver, payload in signals.asset_analysed.send(sender=Asset, fp=fp, probe=probe):
+        extras.update(payload or {})
+    return IngestAnalysis(digest.sha256, digest.size, probe=probe, extras=extras)
+
+
+@dataclass(frozen=True)
+class EntryMetadata:
+    """Descriptive fields for the catalogue entry an ingested file receives."""
+
+    title: str = ""
+    description: str = ""
+    accession_number: str = ""
+    creator: str = ""
+    date_start: date | None = None
+    date_end: date | None = None
+    subjects: list[str] = field(default_factory=list)
+    published: bool | None = None
+
+
+class IngestStatus(StrEnum):
+    NEW = "new"  # new bytes stored, new asset
+    ATTACHED = "attached"  # bytes already held; a new source and entry point at that asset
+    UNCHANGED = "unchanged"  # this very source was ingested before; nothing to do
+    REJECTED = "rejected"  # not stored; the reason is recorded
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    status: IngestStatus
+    path: str
+    asset: Asset | None = None
+    entry: CatalogueEntry | None = None
+    reason: str = ""
+    # What child apps reported at ingest, e.g. {"possible_duplicates": [asset ids]}.
+    findings: dict = field(default_factory=dict)
+
+
+def _asset_snapshot(asset: Asset) -> dict:
+    return {
+        "sha256": asset.sha256,
+        "size": asset.size,
+        "format": asset.format,
+        "width": asset.width,
+        "height": asset.height,
+        "state": asset.state,
+        "role": asset.role,
+        "storage": f"{asset.storage_alias}:{asset.storage_key}",
+        "collection": asset.collection.name,
+        "original_path": asset.original_path,
+    }
+
+
+def _entry_build(
+    *, collection: Collection, path: str, metadata: EntryMetadata, published: bool
+) -> CatalogueEntry:
+    publish = metadata.published if metadata.published is not None else published
+    entry = CatalogueEntry(
+        collection=collection,
+        title=metadata.title or os.path.basename(path),
+        description=metadata.description,
+        accession_number=metadata.accession_number,
+        creator=metadata.creator,
+        date_start=metadata.date_start,
+        date_end=metadata.date_end,
+        subjects=list(metadata.subjects),
+        published=publish,
+    )
+    # Validate the descriptive fields before any byte is stored; the asset comes later.
+    entry.full_clean(exclude=["asset", "source", "published_at", "published_sha256"])
+    return entry
+
+
+def _entry_attach(*, entry: CatalogueEntry, asset: Asset, source: AssetSource, actor) -> None:
+    entry.asset, entry.source = asset, source
+    if entry.published:
+        entry.published_at = timezone.now()
+        entry.published_sha256 = asset.sha256
+    entry.full_clean()
+    entry.save()
+    audit_record(actor=actor, verb="entry.created", obj=entry, after=entry_snapshot(entry))
+
+
+def _source_attach(
+    *, asset: Asset, collection: Collection, path: str, entry: CatalogueEntry, actor
+) -> IngestStatus:
+    source, created = AssetSource.objects.get_or_create(
+        asset=asset, collection=collection, path=path, defaults={"ingested_by": actor}
+    )
+    if not created:
+        return IngestStatus.UNCHANGED
+    audit_record(
+        actor=actor,
+        verb="asset.source_attached",
+        obj=asset,
+        after={"collection": collection.name, "path": path},
+        reason="bytes already held; no second copy stored",
+    )
+    _entry_attach(entry=entry, asset=asset, source=source, actor=actor)
+    return IngestStatus.ATTACHED
+
+
+@transaction.atomic
+def _asset_create(
+    *,
+    analysis: IngestAnalysis,
+    key: str,
+    collection: Collection,
+    path: str,
+    entry: CatalogueEntry,
+    actor,
+) -> tuple[IngestStatus, Asset]:
+    probe = analysis.probe
+    asset = Asset(
+        sha256=analysis.sha256,
+        size=analysis.size,
+        format=probe.format,
+        width=probe.width,
+        height=probe.height,
+        colour_mode=probe.mode,
+        frame_count=probe.frames,
+        storage_alias=Asset.Tier.HOT,
+        storage_key=key,
+        collection=collection,
+        original_path=path,
+        original_filename=os.path.basename(path),
+        ingested_by=actor,
+        exif=probe.exif,
+    )
+    asset.full_clean(validate_constraints=False)
+    try:
+        # A concurrent ingest of the same bytes may win the race; the partial unique
+        # constraint on sha256 tells, and this ingest then attaches to its asset.
+        with transaction.atomic():
+            asset.save()
+    except IntegrityError:
+        asset = Asset.objects.holding_bytes().get(sha256=analysis.sha256)
+        status = _source_attach(
+            asset=asset, collection=collection, path=path, entry=entry, actor=actor
+        )
+        return status, asset
+    audit_record(actor=actor, verb="asset.ingested", obj=asset, after=_asset_snapshot(asset))
+    source = AssetSource.objects.create(
+        asset=asset, collection=collection, path=path, ingested_by=actor
+    )
+    _entry_attach(entry=entry, asset=asset, source=source, actor=actor)
+    return IngestStatus.NEW, asset
+
+
+@transaction.atomic
+def ingest_rejection_record(
+    *,
+    collection: Collection,
+    path: str,
+    reason: str,
+    actor,
+    size: int | None = None,
+    sha256: str = "",
+) -> IngestRejection:
+    """Record why a file was refused; the file itself is left where it was."""
+    rejection = IngestRejection.objects.create(
+        collection=collection,
+        path=path,
+        reason=reason,
+        size=size,
+        sha256=sha256,
+        rejected_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        verb="asset.ingest_rejected",
+        obj=rejection,
+        after={"collection": collection.name, "path": path, "size": size, "sha256": sha256},
+        reason=reason,
+    )
+    return rejection
+
+
+def _rejected(*, collection, path, reason, actor, size=None, sha256="") -> IngestOutcome:
+    ingest_rejection_record(
+        collection=collection, path=path, reason=reason, actor=actor, size=size, sha256=sha256
+    )
+    return IngestOutcome(IngestStatus.REJECTED, path, reason=reason)
+
+
+def _findings(*, asset: Asset, analysis: IngestAnalysis, background: bool, actor) -> dict:
+    # Sent inside the transaction: the pre-ingest check must see the asset before commit.
+    findings = {}
+    responses = signals.asset_ingested.send(
+        sender=Asset, asset=asset, analysis=analysis, background=background, actor=actor
+    )
+    for _receiver, response in responses:
+        findings.update(response or {})
+    return findings
+
+
+def asset_ingest(
+    *,
+    fp: BinaryIO,
+    path: str,
+    collection: Collection,
+    actor=None,
+    metadata: EntryMetadata | None = None,
+    published: bool = False,
+    background: bool = True,
+    analysis: IngestAnalysis | None = None,
+) -> IngestOutcome:
+    """Store the bytes in fp once, by content, and give them a catalogue entry.
+
+    Bytes already held are not stored again: the existing asset gains this source and a
+    new entry. Files that are not storable images are recorded as rejections. An analysis
+    computed earlier (in a worker process) saves reading the file again; background says
+    whether follow-up work may be queued rather than done now.
+    """
+    digest = analysis or ingest_digest(fp=fp)
+    try:
+        entry = _entry_build(
+            collection=collection,
+            path=path,
+            metadata=metadata or EntryMetadata(),
+            published=published,
+        )
+    except ValidationError as exc:
+        reason = "invalid metadata: " + "; ".join(exc.messages)
+        return _rejected(
+            collection=collection, path=path, reason=reason, actor=actor, size=digest.size
+        )
+    existing = Asset.objects.holding_bytes().filter(sha256=digest.sha256).first()
+    if existing is not None:
+        with transaction.atomic():
+            status = _source_attach(
+                asset=existing, collection=collection, path=path, entry=entry, actor=actor
+            )
+        return IngestOutcome(status, path, asset=existing, entry=entry if entry.pk else None)
+    if analysis is None or (analysis.probe is None and not analysis.error):
+        analysis = ingest_analyse(fp=fp, digest=digest)
+    if analysis.error:
+        return _rejected(
+            collection=collection,
+            path=path,
+            reason=analysis.error,
+            actor=actor,
+            size=analysis.size,
+            sha256=analysis.sha256 if analysis.size else "",
+        )
+    key = bytes_store(
+        fp=fp,
+        alias=Asset.Tier.HOT,
+        key=content_key(sha256=analysis.sha256, image_format=analysis.probe.format),
+        sha256=analysis.sha256,
+    )
+    with transaction.atomic():
+        status, asset = _asset_create(
+            analysis=analysis,
+            key=key,
+            collection=collection,
+            path=path,
+            entry=entry,
+            actor=actor,
+        )
+        findings = {}
+        if status == IngestStatus.NEW:
+            findings = _findings(asset=asset, analysis=analysis, background=background, actor=actor)
+    return IngestOutcome(
+        status, path, asset=asset, entry=entry if entry.pk else None, findings=findings
+    )
+
+
+def asset_ingest_path(
+    *,
+    path: str,
+    collection: Collection,
+    actor=None,
+    metadata: EntryMetadata | None = None,
+    published: bool = False,
+    background: bool = True,
+    analysis: IngestAnalysis | None = None,
+) -> IngestOutcome:
+    """Ingest one file from the filesystem, recording unreadable files as rejections."""
+    try:
+        fp = open(path, "rb")  # noqa: SIM115 - closed below; only opening errors mean "unreadable"
+    except OSError as exc:
+        reason = f"unreadable file: {exc.strerror or exc}"
+        return _rejected(collection=collection, path=path, reason=reason, actor=actor)
+    with fp:
+        return asset_ingest(
+            fp=fp,
+            path=path,
+            collection=collection,
+            actor=actor,
+            metadata=metadata,
+            published=published,
+            background=background,
+            analysis=analysis,
+        )

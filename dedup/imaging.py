@@ -1,0 +1,262 @@
+"""Perceptual fingerprints (pHash + dHash) computed from one small, reduced-scale decode.
+
+Pure Python: no Django imports, so it can be used from workers and tested without settings.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import imagehash
+import numpy as np
+import PIL
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
+
+# Smallest edge (pixels) the reduced decode must keep; pHash resamples to 32x32 and dHash
+# to 9x8, so 256 leaves a >=8x margin of real pixels for the final Lanczos filter.
+DECODE_TARGET = 256
+
+# Hashes drift between library versions and decode strategies, so every stored hash
+# carries the exact recipe that produced it.
+HASH_VERSION = (
+    f"phash+dhash/v1 draft{DECODE_TARGET} "
+    f"imagehash={imagehash.__version__} pillow={PIL.__version__}"
+)
+
+# Grey-level standard deviation (0-255 scale) of the 32x32 pHash input below which an
+# image is treated as flat: its DCT is dominated by noise, so hashes collide at random.
+LOW_INFO_STD = 4.0
+# A 64-bit pHash thresholded at the median has 32 bits set unless many DCT coefficients
+# tie at the median, which only happens for flat or few-tone synthetic images.
+LOW_INFO_MIN_PHASH_BITS = 16
+
+U64_MASK = (1 << 64) - 1
+_WHITE = {"L": 255, "RGB": (255, 255, 255)}
+_HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
+# Same mapping as ImageOps.exif_transpose (EXIF 2.3 Orientation values).
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+class ImageDecodeError(ValueError):
+    """Raised when a file cannot be decoded into an image that is safe to fingerprint."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Facts about the original file, read before any reduced-scale decoding."""
+
+    width: int
+    height: int
+    format: str
+    mode: str
+    frames: int
+
+
+@dataclass(frozen=True)
+class ImageFingerprint:
+    """Perceptual hashes plus the source facts needed to interpret them."""
+
+    phash: int
+    dhash: int
+    low_information: bool
+    width: int
+    height: int
+    format: str
+    mode: str
+    frames: int
+    hash_version: str
+
+
+def signed64(u: int) -> int:
+    """Map an unsigned 64-bit int onto the signed range a database bigint can hold."""
+    if not 0 <= u <= U64_MASK:
+        raise ValueError(f"{u} is not an unsigned 64-bit integer")
+    return u - (1 << 64) if u >= 1 << 63 else u
+
+
+def unsigned64(s: int) -> int:
+    """Map a signed 64-bit int (as stored in a bigint column) back to its unsigned value."""
+    if not -(1 << 63) <= s < 1 << 63:
+        raise ValueError(f"{s} is not a signed 64-bit integer")
+    return s & U64_MASK
+
+
+def hash_to_int(*, image_hash: imagehash.ImageHash) -> int:
+    """Pack an imagehash bit matrix row-major, first bit most significant, into an int."""
+    bits = np.asarray(image_hash.hash, dtype=bool).ravel()
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def open_for_hashing(
+    *, fp: BinaryIO, target: int = DECODE_TARGET
+) -> tuple[Image.Image, SourceInfo]:
+    """Decode the first frame at reduced scale into an oriented 8-bit grayscale image."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # Partially decoded files are padded with grey, which would yield confident
+        # but meaningless hashes.
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for hashing")
+    fp = _ensure_readable(fp=fp)
+    with _translate_errors():
+        im = _open_checked(fp=fp)
+        info = _source_info(im=im)
+        if im.format in ("JPEG", "MPO"):
+            # DCT-domain scaling skips most IDCT work; asking for L lets libjpeg skip
+            # chroma entirely since its Y channel uses the same luma weights as convert("L").
+            im.draft("L", (target, target))
+        im.load()
+        orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+        small = _reduce(im=_normalise_mode(im=im), target=target)
+        gray = _orient(im=_to_gray(im=small), orientation=orientation)
+    if orientation in (5, 6, 7, 8):
+        info = SourceInfo(info.height, info.width, info.format, info.mode, info.frames)
+    return gray, info
+
+
+def fingerprint_image(*, fp: BinaryIO, target: int = DECODE_TARGET) -> ImageFingerprint:
+    """Compute pHash, dHash and a low-information flag from a binary image file object."""
+    gray, info = open_for_hashing(fp=fp, target=target)
+    phash = hash_to_int(image_hash=imagehash.phash(gray, hash_size=8))
+    dhash = hash_to_int(image_hash=imagehash.dhash(gray, hash_size=8))
+    return ImageFingerprint(
+        phash=phash,
+        dhash=dhash,
+        low_information=is_low_information(gray=gray, phash=phash, dhash=dhash),
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        mode=info.mode,
+        frames=info.frames,
+        hash_version=HASH_VERSION,
+    )
+
+
+def is_low_information(*, gray: Image.Image, phash: int, dhash: int) -> bool:
+    """Tell whether an image is too flat or degenerate for its hashes to discriminate."""
+    if phash.bit_count() < LOW_INFO_MIN_PHASH_BITS or dhash in (0, U64_MASK):
+        return True
+    # Same resampling pHash uses, so the flatness measured is what the hash sees.
+    small = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    return float(small.std()) < LOW_INFO_STD
+
+
+def _ensure_readable(*, fp: BinaryIO) -> BinaryIO:
+    """Reject empty input and make sure the stream can be rewound for Pillow."""
+    if not fp.seekable():
+        fp = io.BytesIO(fp.read())
+    start = fp.tell()
+    if not fp.read(1):
+        raise ImageDecodeError("empty file (0 bytes)")
+    fp.seek(start)
+    return fp
+
+
+def _open_checked(*, fp: BinaryIO) -> Image.Image:
+    """Open lazily, treating Pillow's decompression-bomb warning as an error."""
+    # Scoped to this category only, so concurrent threads at worst also get an error for
+    # an oversized image, which is the desired outcome anyway.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        im = Image.open(fp)
+    limit = Image.MAX_IMAGE_PIXELS
+    pixels = im.width * im.height
+    if limit is not None and pixels > limit:
+        raise ImageDecodeError(_bomb_message(pixels=pixels))
+    return im
+
+
+def _source_info(*, im: Image.Image) -> SourceInfo:
+    """Capture full-size facts before draft() shrinks the reported size."""
+    frames = int(getattr(im, "n_frames", 1))
+    if im.tell() != 0:
+        im.seek(0)
+    return SourceInfo(im.width, im.height, im.format or "UNKNOWN", im.mode, frames)
+
+
+def _normalise_mode(*, im: Image.Image) -> Image.Image:
+    """Bring exotic modes to L or RGB, compositing transparency onto white."""
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in _ALPHA_MODES:
+        return _flatten_alpha(im=im)
+    if im.mode in _HIGH_DEPTH_MODES:
+        return _to_8bit(im=im)
+    if im.mode in ("L", "RGB"):
+        return im
+    return im.convert("L" if im.mode == "1" else "RGB")
+
+
+def _flatten_alpha(*, im: Image.Image) -> Image.Image:
+    """Composite onto a fixed white background so transparent pixels hash consistently."""
+    base = "L" if im.mode in ("LA", "La") else "RGB"
+    with_alpha = im.convert(base + "A")
+    canvas = Image.new(base, im.size, _WHITE[base])
+    canvas.paste(with_alpha.convert(base), mask=with_alpha.getchannel("A"))
+    return canvas
+
+
+def _to_8bit(*, im: Image.Image) -> Image.Image:
+    """Scale 16-bit or wider grayscale to 8 bits instead of clipping at 255."""
+    data = np.asarray(im, dtype=np.float64)
+    low = min(float(data.min()), 0.0)
+    # Assume the nominal 16-bit range unless the data proves it is wider.
+    high = max(float(data.max()), 65535.0 if im.mode != "F" else 1.0)
+    scaled = np.round((data - low) * (255.0 / (high - low)))
+    return Image.fromarray(scaled.astype(np.uint8), mode="L")
+
+
+def _reduce(*, im: Image.Image, target: int) -> Image.Image:
+    """Box-reduce large non-JPEG images so the final resample only sees a few pixels."""
+    factor = min(im.width, im.height) // target
+    return im.reduce(factor) if factor >= 2 else im
+
+
+def _to_gray(*, im: Image.Image) -> Image.Image:
+    """Convert once to grayscale so both hashes share one luma image."""
+    return im if im.mode == "L" else im.convert("L")
+
+
+def _orient(*, im: Image.Image, orientation: int) -> Image.Image:
+    """Apply the EXIF orientation read from the source, always returning a detached image."""
+    # Applied by hand because alpha flattening builds a new canvas without the EXIF block.
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    return im.transpose(method) if method is not None else im.copy()
+
+
+def _bomb_message(*, pixels: int) -> str:
+    """Explain a decompression-bomb rejection in the same words for both Pillow signals."""
+    return f"decompression bomb: {pixels} pixels exceeds the limit of {Image.MAX_IMAGE_PIXELS}"
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    """Turn Pillow's assorted decode failures into ImageDecodeError with a human message."""
+    try:
+        yield
+    except ImageDecodeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        match = _BOMB_PIXELS.search(str(exc))
+        pixels = int(match.group(1)) if match else -1
+        raise ImageDecodeError(_bomb_message(pixels=pixels)) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError("not an image Pillow can read") from exc
+    # Plugins signal malformed data with a wide spread of built-in exception types.
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
+        raise ImageDecodeError(f"truncated or corrupt image data: {exc}") from exc

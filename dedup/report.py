@@ -1,0 +1,240 @@
+"""The duplication report: read-only, built from the fingerprints the database holds.
+
+The report's JSON shape is documented in docs/report-format.md; other tools read it, so
+fields are only ever added, never renamed.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+
+import numpy as np
+from django.db.models import Count
+from django.utils import timezone
+
+from archive.models import Asset, AssetSource
+from dedup import mih
+from dedup.judge import pair_judge
+from dedup.models import DuplicateCandidate, Fingerprint
+
+CHUNK = 50_000
+MASK64 = (1 << 64) - 1
+
+
+def fingerprint_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(asset ids, pHash, dHash) of every searchable fingerprint, streamed in chunks."""
+    rows = (
+        Fingerprint.objects.filter(error="", low_information=False)
+        .exclude(asset__state=Asset.State.PURGED)
+        .order_by("asset_id")
+        .values_list("asset_id", "phash", "dhash")
+    )
+    parts = []
+    buffer = []
+    for row in rows.iterator(chunk_size=CHUNK):
+        buffer.append(row)
+        if len(buffer) == CHUNK:
+            parts.append(np.array(buffer, dtype=np.int64))
+            buffer = []
+    if buffer:
+        parts.append(np.array(buffer, dtype=np.int64))
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty.view(np.uint64), empty.view(np.uint64)
+    table = np.concatenate(parts)
+    ids = np.ascontiguousarray(table[:, 0])
+    phash = np.ascontiguousarray(table[:, 1]).view(np.uint64)
+    dhash = np.ascontiguousarray(table[:, 2]).view(np.uint64)
+    return ids, phash, dhash
+
+
+def near_pairs(
+    *, ids: np.ndarray, phash: np.ndarray, dhash: np.ndarray, k: int
+) -> list[tuple[int, int, int, int]]:
+    """Every pair within pHash distance k as (a, b, phash distance, dhash distance)."""
+    found = mih.concat_pairs(chunks=mih.all_pairs(codes=phash, ids=ids, k=k))
+    order = np.argsort(ids)
+    pos_a = order[np.searchsorted(ids, found.id_a, sorter=order)]
+    pos_b = order[np.searchsorted(ids, found.id_b, sorter=order)]
+    dhash_d = mih.popcount64(dhash[pos_a] ^ dhash[pos_b])
+    return sorted(
+        zip(
+            found.id_a.tolist(),
+            found.id_b.tolist(),
+            found.distance.tolist(),
+            dhash_d.tolist(),
+            strict=True,
+        )
+    )
+
+
+def _selected_ids(*, collection: str | None, since: datetime | None) -> set[int] | None:
+    if collection is None and since is None:
+        return None
+    assets = Asset.objects.holding_bytes()
+    if collection is not None:
+        assets = assets.filter(sources__collection__name=collection)
+    if since is not None:
+        assets = assets.filter(ingested_at__gte=since)
+    return set(assets.values_list("pk", flat=True))
+
+
+def _groups(pairs) -> list[list[int]]:
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, *_ in pairs:
+        parent[find(a)] = find(b)
+    members = defaultdict(list)
+    for x in list(parent):
+        members[find(x)].append(x)
+    return sorted((sorted(m) for m in members.values()), key=lambda m: (-len(m), m[0]))
+
+
+def _keeper(assets: list[Asset]) -> Asset:
+    # The copy a curator would keep: most pixels, then lossless, then earliest ingested.
+    return max(
+        assets,
+        key=lambda a: (
+            a.pixel_count,
+            a.format in ("PNG", "TIFF"),
+            -a.ingested_at.timestamp(),
+            -a.pk,
+        ),
+    )
+
+
+def _side(asset: Asset) -> dict:
+    return {
+        "id": asset.pk,
+        "path": asset.original_path,
+        "sha256": asset.sha256,
+        "collection": asset.collection.name,
+    }
+
+
+def _exact_groups(selected: set[int] | None) -> list[dict]:
+    shared = (
+        AssetSource.objects.exclude(asset__state=Asset.State.PURGED)
+        .values("asset")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values_list("asset", flat=True)
+    )
+    if selected is not None:
+        shared = [i for i in shared if i in selected]
+    sources = defaultdict(list)
+    for source in (
+        AssetSource.objects.filter(asset__in=list(shared))
+        .select_related("collection", "asset")
+        .order_by("asset_id", "ingested_at", "pk")
+    ):
+        sources[source.asset].append({"collection": source.collection.name, "path": source.path})
+    return [
+        {
+            "asset": asset.pk,
+            "sha256": asset.sha256,
+            "size": asset.size,
+            "sources": paths,
+            "bytes_avoided": asset.size * (len(paths) - 1),
+        }
+        for asset, paths in sources.items()
+    ]
+
+
+def _pair_rows(pairs, assets: dict[int, Asset]) -> list[dict]:
+    statuses = dict(
+        ((a, b), status)
+        for a, b, status in DuplicateCandidate.objects.filter(
+            asset_a__in={p[0] for p in pairs}
+        ).values_list("asset_a", "asset_b", "status")
+    )
+    rows = []
+    for a, b, phash_d, dhash_d in pairs:
+        verdict = pair_judge(
+            asset_a=assets[a], asset_b=assets[b], phash_distance=phash_d, dhash_distance=dhash_d
+        )
+        rows.append(
+            {
+                "a": _side(assets[a]),
+                "b": _side(assets[b]),
+                "kind": verdict.kind,
+                "distances": {"phash": phash_d, "dhash": dhash_d},
+                "evidence": verdict.evidence,
+                "status": statuses.get((a, b), "unrecorded"),
+            }
+        )
+    return rows
+
+
+def _summary(*, pairs, groups, exact, assets, selected, k) -> dict:
+    live = Asset.objects.holding_bytes()
+    if selected is not None:
+        live = live.filter(pk__in=selected)
+    by_collection = defaultdict(
+        lambda: {"assets": 0, "duplicates": 0, "reclaimable_bytes": 0, "bytes_avoided": 0}
+    )
+    for name, count in live.values_list("collection__name").annotate(n=Count("pk")):
+        by_collection[name]["assets"] = count
+    reclaimable = 0
+    for members in groups:
+        keep = _keeper([assets[i] for i in members])
+        for i in members:
+            if i != keep.pk:
+                by_collection[assets[i].collection.name]["duplicates"] += 1
+                by_collection[assets[i].collection.name]["reclaimable_bytes"] += assets[i].size
+                reclaimable += assets[i].size
+    for group in exact:
+        for source in group["sources"][1:]:
+            by_collection[source["collection"]]["bytes_avoided"] += group["size"]
+    fingerprints = Fingerprint.objects.filter(asset__in=live)
+    sources = AssetSource.objects.filter(asset__in=live).count()
+    copies = sum(len(g["sources"]) - 1 for g in exact)
+    redundant = copies + sum(len(m) - 1 for m in groups)
+    kinds = defaultdict(int)
+    for row in pairs:
+        kinds[row["kind"]] += 1
+    return {
+        "generated_at": timezone.now().isoformat(timespec="seconds"),
+        "k": k,
+        "assets": live.count(),
+        "sources": sources,
+        "fingerprinted": fingerprints.filter(error="").count(),
+        "low_information": fingerprints.filter(low_information=True).count(),
+        "fingerprint_errors": fingerprints.exclude(error="").count(),
+        "pairs": len(pairs),
+        "pairs_by_kind": dict(sorted(kinds.items())),
+        "groups": len(groups),
+        "exact_groups": len(exact),
+        "exact_copies_avoided": copies,
+        "bytes_avoided_by_ingest": sum(g["bytes_avoided"] for g in exact),
+        "duplicate_rate": round(redundant / sources, 4) if sources else 0.0,
+        "reclaimable_bytes": reclaimable,
+        "by_collection": dict(sorted(by_collection.items())),
+    }
+
+
+def report_build(*, k: int, collection: str | None = None, since: datetime | None = None) -> dict:
+    """Build the duplication report for the whole archive or a selection; writes nothing."""
+    selected = _selected_ids(collection=collection, since=since)
+    ids, phash, dhash = fingerprint_arrays()
+    pairs = near_pairs(ids=ids, phash=phash, dhash=dhash, k=k)
+    if selected is not None:
+        pairs = [p for p in pairs if p[0] in selected or p[1] in selected]
+    assets = Asset.objects.select_related("collection").in_bulk({i for p in pairs for i in p[:2]})
+    rows = _pair_rows(pairs, assets)
+    groups = _groups(pairs)
+    exact = _exact_groups(selected)
+    summary = _summary(
+        pairs=rows, groups=groups, exact=exact, assets=assets, selected=selected, k=k
+    )
+    summary["parameters"] = {
+        "collection": collection,
+        "since": since.isoformat() if since else None,
+    }
+    return {"summary": summary, "pairs": rows, "groups": groups, "exact_groups": exact}

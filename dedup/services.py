@@ -1,0 +1,222 @@
+"""Writes of the dedup app: fingerprints and the candidate pairs they reveal."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from archive.audit import audit_record
+from archive.models import Asset
+from archive.storage import bytes_open
+from dedup.imaging import (
+    HASH_VERSION,
+    ImageDecodeError,
+    ImageFingerprint,
+    fingerprint_image,
+    signed64,
+    unsigned64,
+)
+from dedup.index import near_lookup, phash_bands
+from dedup.judge import pair_judge
+from dedup.models import DuplicateCandidate, Fingerprint, ScanRun
+
+
+def near_distance() -> int:
+    return settings.KEEPSAKE_NEAR_DISTANCE
+
+
+@dataclass(frozen=True)
+class FingerprintOutcome:
+    fingerprint: Fingerprint
+    candidates: list[DuplicateCandidate]
+
+
+@transaction.atomic
+def fingerprint_store(
+    *, asset: Asset, fingerprint: ImageFingerprint | None, error: str = "", actor=None
+) -> Fingerprint:
+    """Save (or replace) the asset's fingerprint, or the reason it could not be computed."""
+    values = {
+        "sha256": asset.sha256,
+        "phash": None,
+        "dhash": None,
+        "phash_b0": None,
+        "phash_b1": None,
+        "phash_b2": None,
+        "phash_b3": None,
+        "low_information": False,
+        "hash_version": HASH_VERSION,
+        "error": error,
+        "computed_at": timezone.now(),
+    }
+    if fingerprint is not None:
+        bands = phash_bands(phash=fingerprint.phash)
+        values.update(
+            phash=signed64(fingerprint.phash),
+            dhash=signed64(fingerprint.dhash),
+            low_information=fingerprint.low_information,
+            hash_version=fingerprint.hash_version,
+            **{f"phash_b{i}": band for i, band in enumerate(bands)},
+        )
+    stored, _ = Fingerprint.objects.update_or_create(asset=asset, defaults=values)
+    if error:
+        audit_record(actor=actor, verb="fingerprint.failed", obj=asset, reason=error)
+    return stored
+
+
+def _pair(asset_id: int, other_id: int) -> tuple[int, int]:
+    return (asset_id, other_id) if asset_id < other_id else (other_id, asset_id)
+
+
+@transaction.atomic
+def candidates_record(
+    *, pairs: dict[tuple[int, int], tuple[int, int]], found_by: str, actor=None
+) -> list[DuplicateCandidate]:
+    """Store new candidate pairs {(a, b): (phash_d, dhash_d)}; known pairs stay as decided.
+
+    A pair already stored keeps its row and status, so a "not a duplicate" decision is
+    never undone by a later scan.
+    """
+    ordered = {_pair(*pair): distances for pair, distances in pairs.items() if pair[0] != pair[1]}
+    if not ordered:
+        return []
+    known = set(
+        DuplicateCandidate.objects.filter(
+            asset_a__in={a for a, _ in ordered}, asset_b__in={b for _, b in ordered}
+        ).values_list("asset_a", "asset_b")
+    )
+    fresh = [pair for pair in ordered if pair not in known]
+    assets = Asset.objects.in_bulk({i for pair in fresh for i in pair})
+    created = []
+    for a, b in sorted(fresh):
+        phash_d, dhash_d = ordered[(a, b)]
+        verdict = pair_judge(
+            asset_a=assets[a], asset_b=assets[b], phash_distance=phash_d, dhash_distance=dhash_d
+        )
+        created.append(
+            DuplicateCandidate(
+                asset_a=assets[a],
+                asset_b=assets[b],
+                kind=verdict.kind,
+                phash_distance=phash_d,
+                dhash_distance=dhash_d,
+                evidence=verdict.evidence,
+                found_by=found_by,
+            )
+        )
+    # ignore_conflicts: a concurrent scan may have stored the same pair a moment ago.
+    DuplicateCandidate.objects.bulk_create(created, ignore_conflicts=True)
+    for candidate in created:
+        audit_record(
+            actor=actor,
+            verb="candidate.flagged",
+            object_type="dedup.duplicatecandidate",
+            object_id=f"{candidate.asset_a_id}-{candidate.asset_b_id}",
+            after={
+                "kind": candidate.kind,
+                "phash": candidate.phash_distance,
+                "dhash": candidate.dhash_distance,
+                "found_by": found_by,
+            },
+        )
+    return created
+
+
+def _near_pairs(fingerprint: Fingerprint, k: int) -> dict[tuple[int, int], tuple[int, int]]:
+    if fingerprint.error or fingerprint.low_information:
+        return {}
+    matches = near_lookup(phash=unsigned64(fingerprint.phash), k=k)
+    matches.pop(fingerprint.asset_id, None)
+    live = set(Asset.objects.holding_bytes().filter(pk__in=matches).values_list("pk", flat=True))
+    dhashes = dict(Fingerprint.objects.filter(asset__in=live).values_list("asset_id", "dhash"))
+    return {
+        _pair(fingerprint.asset_id, other): (
+            matches[other],
+            ((fingerprint.dhash ^ dhashes[other]) & ((1 << 64) - 1)).bit_count(),
+        )
+        for other in live
+    }
+
+
+@transaction.atomic
+def fingerprint_and_flag(
+    *,
+    asset: Asset,
+    fingerprint: ImageFingerprint | None,
+    error: str = "",
+    found_by: str,
+    actor=None,
+) -> FingerprintOutcome:
+    """Store the fingerprint, look it up in the index and flag every near match found."""
+    stored = fingerprint_store(asset=asset, fingerprint=fingerprint, error=error, actor=actor)
+    pairs = _near_pairs(stored, near_distance())
+    candidates = candidates_record(pairs=pairs, found_by=found_by, actor=actor)
+    return FingerprintOutcome(stored, candidates)
+
+
+def asset_fingerprint(*, asset: Asset, found_by: str = "backfill", actor=None):
+    """Compute the asset's fingerprint from its stored bytes, store it and flag matches."""
+    try:
+        with bytes_open(alias=asset.storage_alias, key=asset.storage_key) as fp:
+            fingerprint, error = fingerprint_image(fp=fp), ""
+    except ImageDecodeError as exc:
+        fingerprint, error = None, str(exc)
+    return fingerprint_and_flag(
+        asset=asset, fingerprint=fingerprint, error=error, found_by=found_by, actor=actor
+    )
+
+
+@transaction.atomic
+def scan_record(*, report: dict, parameters: dict, actor=None) -> ScanRun:
+    """Put a report's pairs into the review queue and keep the run's summary."""
+    pairs = {
+        (row["a"]["id"], row["b"]["id"]): (row["distances"]["phash"], row["distances"]["dhash"])
+        for row in report["pairs"]
+    }
+    created = candidates_record(pairs=pairs, found_by="scan", actor=actor)
+    run = ScanRun.objects.create(
+        parameters=parameters,
+        recorded=True,
+        finished_at=timezone.now(),
+        summary={**report["summary"], "recorded_new_pairs": len(created)},
+        high_water_fingerprint_id=Fingerprint.objects.order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+        or 0,
+    )
+    audit_record(
+        actor=actor,
+        verb="scan.recorded",
+        obj=run,
+        after={"pairs": len(pairs), "new_pairs": len(created), **parameters},
+    )
+    return run
+
+
+def scan_incremental(*, actor=None) -> ScanRun:
+    """Look up every fingerprint added since the last rolling scan and flag its matches.
+
+    The ingest already checks each new file, but two near duplicates ingested at the same
+    moment cannot see each other before they commit; this sweep closes that gap and covers
+    fingerprints made by backfills and tasks.
+    """
+    last = ScanRun.objects.filter(incremental=True).order_by("-high_water_fingerprint_id").first()
+    since = last.high_water_fingerprint_id if last else 0
+    fresh = Fingerprint.objects.filter(pk__gt=since).order_by("pk")
+    high_water, pairs, checked = since, {}, 0
+    for fingerprint in fresh.iterator(chunk_size=2000):
+        high_water, checked = fingerprint.pk, checked + 1
+        pairs.update(_near_pairs(fingerprint, near_distance()))
+    with transaction.atomic():
+        created = candidates_record(pairs=pairs, found_by="rolling-scan", actor=actor)
+        run = ScanRun.objects.create(
+            incremental=True,
+            recorded=True,
+            finished_at=timezone.now(),
+            parameters={"since_fingerprint": since, "k": near_distance()},
+            high_water_fingerprint_id=high_water,
+            summary={"fingerprints": checked, "pairs": len(pairs), "new_pairs": len(created)},
+        )
+        audit_record(actor=actor, verb="scan.incremental", obj=run, after=run.summary)
+    return run
