@@ -9,6 +9,7 @@ brute-force scan finds. Every worker queries the same
 tables, so there is no private index to drift.
 """
 
+import psycopg
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
@@ -77,6 +78,19 @@ def near_lookup(*, phash: int, k: int) -> dict[int, int]:
         parts.append(sql)
         params.extend(band_params)
     # UNION (not UNION ALL) drops the rows that several bands found.
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ".join(parts), params)
-        return {asset_id: distance for asset_id, distance in cursor.fetchall()}
+    return dict(_execute(" UNION ".join(parts), params))
+
+
+def _execute(sql: str, params: list) -> list[tuple[int, int]]:
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    # Planning this query costs as much as running it, and Django's client-side binding
+    # cannot prepare. A server-side-binding cursor on the same connection (and so the
+    # same transaction) prepares it once per connection; the band probes travel as array
+    # parameters, so the statement text only changes with k.
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
