@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test lint format check bench install
+.PHONY: demo test lint format check bench install schema
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,6 @@ check: $(VENV)/.installed  ## migrations in step with models, deploy checks
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=ci-$$(date +%s)-not-a-real-secret-key-0123456789abcdef \
 	  DJANGO_ALLOWED_HOSTS=localhost $(PY) manage.py check --deploy --fail-level WARNING
+
+schema: $(VENV)/.installed  ## regenerate the committed OpenAPI schema
+	$(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yml
