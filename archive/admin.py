@@ -1,12 +1,21 @@
 """Admin for the archive records. Writes go through services so every change is audited."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.urls import reverse
-from django.utils.html import format_html
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from archive import admin_views
 from archive.errors import ArchiveError
+from archive.views import asset_canonical
+from archive.licensing import licence_flags
 from archive.models import (
     Asset,
     AssetSource,
@@ -16,8 +25,11 @@ from archive.models import (
     IngestRejection,
     LegalHold,
     Licence,
+    LicenceSignOff,
 )
-from archive.services import legal_hold_scope_record, record_save
+from archive.roles import USER_ACCESS_FIELDS, role_change_actor, user_access_change_record
+from archive.selectors import asset_active_holds
+from archive.services import record_save
 
 
 def thumbnail_html(asset: Asset, size: str = "thumb", edge: int = 80):
@@ -119,6 +131,7 @@ class AssetAdmin(ReadOnlyAdmin):
     list_select_related = ["collection"]
     readonly_fields = [
         "preview",
+        "active_holds",
         "sha256",
         "size",
         "format",
@@ -142,11 +155,70 @@ class AssetAdmin(ReadOnlyAdmin):
     inlines = [AssetSourceInline, EntryInline]
     date_hierarchy = "ingested_at"
 
+    actions = ["compare_licences", "place_legal_hold"]
+
     def get_actions(self, request):
         # The built-in bulk delete uses QuerySet.delete(); assets leave only via retention.
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "licences/",
+                view(lambda request: admin_views.licence_compare_view(self, request)),
+                name="archive_asset_licences",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_compare_licences_permission(self, request):
+        return request.user.has_perm("archive.view_licence")
+
+    def has_place_legal_hold_permission(self, request):
+        return request.user.has_perm("archive.place_legal_hold")
+
+    @admin.action(
+        description="Compare licences of selected assets", permissions=["compare_licences"]
+    )
+    def compare_licences(self, request, queryset):
+        ids = ",".join(str(pk) for pk in sorted(queryset.values_list("pk", flat=True)))
+        return HttpResponseRedirect(f"{reverse('admin:archive_asset_licences')}?ids={ids}")
+
+    @admin.action(
+        description="Place a legal hold on selected assets", permissions=["place_legal_hold"]
+    )
+    def place_legal_hold(self, request, queryset):
+        ids = ",".join(str(pk) for pk in sorted(queryset.values_list("pk", flat=True)))
+        return HttpResponseRedirect(f"{reverse('admin:archive_legalhold_add')}?assets={ids}")
+
+    @admin.display(description="legal holds")
+    def active_holds(self, obj):
+        holds = asset_active_holds(asset=obj)
+        if not holds:
+            return "none (not frozen)"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:archive_legalhold_change", args=[h.pk]), h.matter_reference)
+                for h in holds
+            ),
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A replaced asset's page answers with its canonical, so old links keep working;
+        # ?replaced=1 shows the replaced record itself (it stays, in quarantine).
+        asset = Asset.objects.filter(pk=object_id).first()
+        if asset is not None and asset.replaced_by_id and not request.GET.get("replaced"):
+            canonical = asset_canonical(asset)
+            self.message_user(request, f"Asset {asset.pk} was consolidated into this asset; "
+                              f"its own record stays in quarantine.", messages.INFO)
+            return HttpResponseRedirect(
+                reverse("admin:archive_asset_change", args=[canonical.pk]))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="")
     def thumbnail(self, obj):
@@ -182,6 +254,7 @@ class CatalogueEntryAdmin(AuditedSaveMixin, admin.ModelAdmin):
         "collection",
         "creator",
         "published",
+        "licence_count",
         "asset_link",
     ]
     list_display_links = ["thumbnail", "title"]
@@ -213,42 +286,196 @@ class CatalogueEntryAdmin(AuditedSaveMixin, admin.ModelAdmin):
     def thumbnail(self, obj):
         return thumbnail_html(obj.asset)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(licence_total=Count("licences"))
+
+    @admin.display(description="licences", ordering="licence_total")
+    def licence_count(self, obj):
+        return obj.licence_total
+
     @admin.display(description="asset")
     def asset_link(self, obj):
         url = reverse("admin:archive_asset_change", args=[obj.asset_id])
         return format_html('<a href="{}">#{}</a>', url, obj.asset_id)
 
 
+class LicenceStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("expired", "Expired"), ("restricted", "Restricted"), ("unknown", "Unknown terms")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "expired":
+            return queryset.filter(valid_until__lt=timezone.localdate())
+        if self.value() == "restricted":
+            return queryset.exclude(restrictions="")
+        if self.value() == "unknown":
+            return queryset.filter(licence_type=Licence.Type.UNKNOWN)
+        return queryset
+
+
 @admin.register(Licence)
 class LicenceAdmin(AuditedSaveMixin, admin.ModelAdmin):
-    list_display = ["entry", "licence_type", "holder", "territory", "valid_from", "valid_until"]
-    list_filter = ["licence_type"]
+    list_display = [
+        "entry",
+        "licence_type",
+        "holder",
+        "territory",
+        "valid_from",
+        "valid_until",
+        "flags",
+    ]
+    list_filter = [LicenceStatusFilter, "licence_type"]
     search_fields = ["holder", "entry__title", "agreement_reference", "credit_line"]
     raw_id_fields = ["entry"]
 
+    @admin.display(description="flags")
+    def flags(self, obj):
+        return ", ".join(licence_flags(licence=obj, on=timezone.localdate())) or "—"
+
+
+class ActiveHoldFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("released", "Released")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(released_at__isnull=True)
+        if self.value() == "released":
+            return queryset.filter(released_at__isnull=False)
+        return queryset
+
 
 @admin.register(LegalHold)
-class LegalHoldAdmin(AuditedSaveMixin, admin.ModelAdmin):
-    list_display = ["matter_reference", "placed_by", "placed_at", "active", "short_reason"]
-    list_filter = ["released_at"]
-    search_fields = ["matter_reference", "reason"]
-    raw_id_fields = ["assets", "entries"]
-    filter_horizontal = ["collections"]
-    readonly_fields = ["placed_by", "placed_at"]
-    exclude = ["released_by", "released_at", "release_reason"]
+class LegalHoldAdmin(admin.ModelAdmin):
+    """Holds are placed and released through their services; never edited or deleted."""
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.placed_by = request.user
-        super().save_model(request, obj, form, change)
+    list_display = ["matter_reference", "active", "placed_by", "placed_at", "scope", "short_reason"]
+    list_filter = [ActiveHoldFilter]
+    search_fields = ["matter_reference", "reason", "release_reason"]
+    readonly_fields = [
+        "matter_reference",
+        "reason",
+        "scope",
+        "placed_by",
+        "placed_at",
+        "released_by",
+        "released_at",
+        "release_reason",
+    ]
+    fields = readonly_fields
+    change_form_template = "admin/archive/legalhold/change_form.html"
+    actions = ["release_holds"]
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        legal_hold_scope_record(hold=form.instance, actor=request.user)
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("placed_by")
+            .annotate(
+                asset_total=Count("assets", distinct=True),
+                entry_total=Count("entries", distinct=True),
+                collection_total=Count("collections", distinct=True),
+            )
+        )
 
-    @admin.display(boolean=True)
+    def has_add_permission(self, request):
+        return request.user.has_perm("archive.place_legal_hold")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_release_permission(self, request):
+        return request.user.has_perm("archive.release_legal_hold")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/release/",
+                view(lambda r, object_id: admin_views.legal_hold_release_view(self, r, object_id)),
+                name="archive_legalhold_release",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return admin_views.legal_hold_place_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        hold = LegalHold.objects.filter(pk=object_id, released_at__isnull=True).first()
+        if hold is not None and self.has_release_permission(request):
+            extra_context["release_url"] = reverse(
+                "admin:archive_legalhold_release", args=[hold.pk]
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Release selected legal holds…", permissions=["release"])
+    def release_holds(self, request, queryset):
+        holds = list(queryset.filter(released_at__isnull=True))
+        if admin_views.legal_holds_release(self, request, holds):
+            return None
+        hidden = [("action", "release_holds")]
+        hidden += [(admin.helpers.ACTION_CHECKBOX_NAME, h.pk) for h in holds]
+        return admin_views.legal_holds_release_page(self, request, holds, hidden=hidden)
+
+    @admin.display(boolean=True, ordering="released_at")
     def active(self, obj):
         return obj.is_active
+
+    @admin.display(description="scope")
+    def scope(self, obj):
+        counts = [
+            (getattr(obj, "asset_total", None), "assets"),
+            (getattr(obj, "entry_total", None), "entries"),
+            (getattr(obj, "collection_total", None), "collections"),
+        ]
+        if counts[0][0] is None:  # the change page's object is not annotated
+            counts = [
+                (obj.assets.count(), "assets"),
+                (obj.entries.count(), "entries"),
+                (obj.collections.count(), "collections"),
+            ]
+        return ", ".join(f"{n} {label}" for n, label in counts if n) or "—"
+
+    @admin.display(description="reason")
+    def short_reason(self, obj):
+        return Truncator(obj.reason).chars(80)
+
+
+@admin.register(LicenceSignOff)
+class LicenceSignOffAdmin(ReadOnlyAdmin):
+    list_display = ["signed_at", "signed_by", "asset_list", "short_reason"]
+    search_fields = ["reason", "terms_fingerprint", "group_key"]
+    readonly_fields = [
+        "asset_list",
+        "signed_by",
+        "signed_at",
+        "reason",
+        "terms_fingerprint",
+        "terms",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="assets")
+    def asset_list(self, obj):
+        ids = ",".join(str(pk) for pk in obj.asset_ids)
+        url = f"{reverse('admin:archive_asset_licences')}?ids={ids}"
+        return format_html('<a href="{}">{}</a>', url, ", ".join(f"#{pk}" for pk in obj.asset_ids))
 
     @admin.display(description="reason")
     def short_reason(self, obj):
@@ -269,6 +496,25 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["verb", "object_type"]
     search_fields = ["actor_name", "verb", "object_id", "reason", "hash"]
     date_hierarchy = "created_at"
+    change_list_template = "admin/archive/auditevent/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "export/",
+                view(lambda request: admin_views.audit_export_view(self, request)),
+                name="archive_auditevent_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_export": request.user.has_perm("archive.export_audit"),
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="reason")
     def short_reason(self, obj):
@@ -280,3 +526,33 @@ class IngestRejectionAdmin(ReadOnlyAdmin):
     list_display = ["path", "reason", "collection", "size", "rejected_at"]
     list_filter = ["collection"]
     search_fields = ["path", "reason", "sha256"]
+
+
+# --- Users and groups: role changes are audited ----------------------------------------
+# Group memberships and permissions are audited by m2m_changed receivers (archive.roles);
+# these admins name the acting user for them and audit the access flags themselves.
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(UserAdmin):
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with role_change_actor(request.user):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        before = None
+        if change:
+            before = dict(User.objects.filter(pk=obj.pk).values(*USER_ACCESS_FIELDS).get())
+        super().save_model(request, obj, form, change)
+        user_access_change_record(user=obj, before=before, actor=request.user)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(GroupAdmin):
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with role_change_actor(request.user):
+            return super().changeform_view(request, object_id, form_url, extra_context)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ArchiveConfig(AppConfig):
@@ -12,3 +13,8 @@ class ArchiveConfig(AppConfig):
 
         Image.MAX_IMAGE_PIXELS = settings.KEEPSAKE_MAX_IMAGE_PIXELS
         from archive import signals  # noqa: F401  (connects receivers)
+        from archive.append_only import post_migrate_append_only_reinstall
+        from archive.roles import roles_receivers_connect
+
+        post_migrate.connect(post_migrate_append_only_reinstall, sender=self)
+        roles_receivers_connect()

@@ -7,7 +7,7 @@ row records the last sequence and hash, so cutting events off the end is detecte
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -66,6 +66,38 @@ def event_hash(
 def _timestamp(value) -> str:
     # Microsecond UTC ISO format survives every database backend unchanged.
     return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# The stored fields of an event, in the order exports write them; all but `hash` are hashed.
+EVENT_FIELDS = (
+    "sequence",
+    "created_at",
+    "actor_name",
+    "verb",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "reason",
+    "previous_hash",
+    "hash",
+)
+
+
+def row_hash(row: dict) -> str:
+    """Recompute the hash of one event given as a dict of its stored fields."""
+    return event_hash(
+        sequence=row["sequence"],
+        created_at=row["created_at"],
+        actor_name=row["actor_name"],
+        verb=row["verb"],
+        object_type=row["object_type"],
+        object_id=row["object_id"],
+        before=row["before"],
+        after=row["after"],
+        reason=row["reason"],
+        previous_hash=row["previous_hash"],
+    )
 
 
 def audit_record(
@@ -142,19 +174,7 @@ def chain_verify(
                 sequence, f"event #{sequence} does not link to the event before it"
             )
             return ChainReport(checked, previous_hash, problem)
-        recomputed = event_hash(
-            sequence=sequence,
-            created_at=row["created_at"],
-            actor_name=row["actor_name"],
-            verb=row["verb"],
-            object_type=row["object_type"],
-            object_id=row["object_id"],
-            before=row["before"],
-            after=row["after"],
-            reason=row["reason"],
-            previous_hash=row["previous_hash"],
-        )
-        if recomputed != row["hash"]:
+        if row_hash(row) != row["hash"]:
             problem = ChainProblem(sequence, f"event #{sequence} was altered after it was written")
             return ChainReport(checked, previous_hash, problem)
         previous_hash, expected_sequence, checked = row["hash"], sequence + 1, checked + 1
@@ -168,23 +188,15 @@ def chain_verify(
     return ChainReport(checked, previous_hash, None)
 
 
-def _stored_events(chunk_size: int = 2000):
-    fields = [
-        "sequence",
-        "created_at",
-        "actor_name",
-        "verb",
-        "object_type",
-        "object_id",
-        "before",
-        "after",
-        "reason",
-        "previous_hash",
-        "hash",
-    ]
-    # Read in sequence order, in chunks, so memory stays flat at millions of events.
-    for row in AuditEvent.objects.order_by("sequence").values(*fields).iterator(chunk_size):
+def event_rows(events, *, chunk_size: int = 2000) -> Iterator[dict]:
+    """Yield events of a queryset as dicts of their stored fields, timestamps as hashed."""
+    # Read in chunks, so memory stays flat at millions of events.
+    for row in events.values(*EVENT_FIELDS).iterator(chunk_size=chunk_size):
         yield {**row, "created_at": _timestamp(row["created_at"])}
+
+
+def _stored_events(chunk_size: int = 2000):
+    return event_rows(AuditEvent.objects.order_by("sequence"), chunk_size=chunk_size)
 
 
 def audit_verify() -> ChainReport:

@@ -31,9 +31,12 @@ class AssetQuerySet(models.QuerySet):
         return self.exclude(state=Asset.State.PURGED)
 
     def under_active_hold(self):
-        return self.filter(
-            Q(legal_holds__released_at__isnull=True, legal_holds__isnull=False)
-        ).distinct()
+        """Assets frozen by an active legal hold: held directly, or as a twin of a held one."""
+        # Imported here because the selector module imports these models; twins come from
+        # receivers the child apps connect (see archive.selectors.asset_twins_lookup).
+        from archive.selectors import frozen_asset_ids
+
+        return self.filter(pk__in=frozen_asset_ids())
 
     def delete(self):
         # Bulk deletes bypass Model.delete(); removal goes through retention's guard only.
@@ -71,6 +74,11 @@ class Asset(models.Model):
     derived_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derivatives"
     )
+    # Set when a consolidation folds this asset into a canonical one: its links answer
+    # with the canonical from then on.
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacements"
+    )
     collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="assets")
     original_path = models.CharField(max_length=1024)
     original_filename = models.CharField(max_length=255)
@@ -106,6 +114,9 @@ class Asset(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(derived_from=F("pk")), name="asset_not_derived_from_itself"
+            ),
+            models.CheckConstraint(
+                condition=~Q(replaced_by=F("pk")), name="asset_not_replaced_by_itself"
             ),
             models.CheckConstraint(
                 condition=Q(state__in=["active", "quarantined", "purged"]),
@@ -217,6 +228,7 @@ class Licence(models.Model):
         CC_BY_NC = "cc_by_nc", "CC BY-NC"
         CC_BY_NC_SA = "cc_by_nc_sa", "CC BY-NC-SA"
         CC_BY_ND = "cc_by_nd", "CC BY-ND"
+        CC_BY_NC_ND = "cc_by_nc_nd", "CC BY-NC-ND"
         CC0 = "cc0", "CC0"
         PUBLIC_DOMAIN = "public_domain", "Public domain"
         UNKNOWN = "unknown", "Unknown"
@@ -266,6 +278,12 @@ class LegalHold(models.Model):
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
+        # Holds are placed and released through services, never edited or deleted.
+        default_permissions = ("view",)
+        permissions = [
+            ("place_legal_hold", "Can place a legal hold"),
+            ("release_legal_hold", "Can release a legal hold"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(released_at__isnull=True)
@@ -285,6 +303,39 @@ class LegalHold(models.Model):
     @property
     def is_active(self) -> bool:
         return self.released_at is None
+
+
+class LicenceSignOff(models.Model):
+    """A licensing decision that a group of assets may be treated as one despite differing terms.
+
+    It holds for the exact group (group_key) and the exact licence terms it was made on
+    (terms_fingerprint): any later licence change on the group makes it stale.
+    """
+
+    group_key = models.CharField(max_length=SHA256_HEX_LENGTH)
+    asset_ids = models.JSONField()
+    terms_fingerprint = models.CharField(max_length=SHA256_HEX_LENGTH)
+    # The comparison exactly as it was seen, so the decision can be read later in context.
+    terms = models.JSONField()
+    reason = models.TextField()
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-signed_at", "-pk"]
+        default_permissions = ("view",)
+        permissions = [("sign_off_licence", "Can sign off a licence conflict")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group_key", "terms_fingerprint"], name="licence_sign_off_unique_terms"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="licence_sign_off_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"licence sign-off for assets {self.asset_ids}"
 
 
 class AuditChainHead(models.Model):
@@ -336,6 +387,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["sequence"]
+        # Events are written by services only; reading and exporting are the only rights.
+        default_permissions = ("view",)
+        permissions = [("export_audit", "Can export the audit trail")]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
         constraints = [models.CheckConstraint(condition=Q(sequence__gt=0), name="audit_seq_pos")]
 

@@ -2,7 +2,8 @@
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import storages
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from archive.errors import InvalidImage
 from archive.models import Asset
@@ -18,9 +19,28 @@ def _live_asset(asset_id: int) -> Asset:
     return asset
 
 
+def asset_canonical(asset: Asset) -> Asset:
+    """Follow replaced_by to the asset that now stands for this one."""
+    seen = {asset.pk}
+    while asset.replaced_by_id is not None and asset.replaced_by_id not in seen:
+        seen.add(asset.replaced_by_id)
+        asset = Asset.objects.get(pk=asset.replaced_by_id)
+    return asset
+
+
+def _replaced_redirect(asset: Asset, view_name: str, **kwargs):
+    # Temporary redirect: a consolidation can be undone within its restore window.
+    canonical = asset_canonical(asset)
+    if canonical.pk == asset.pk:
+        return None
+    return HttpResponseRedirect(reverse(view_name, kwargs={"asset_id": canonical.pk, **kwargs}))
+
+
 @staff_member_required
 def asset_file(request, asset_id: int):
     asset = _live_asset(asset_id)
+    if redirect := _replaced_redirect(asset, "archive:asset-file"):
+        return redirect
     if asset.state == Asset.State.PURGED:
         return HttpResponse("This asset was purged; its record is kept.", status=410)
     fp = bytes_open(alias=asset.storage_alias, key=asset.storage_key)
@@ -32,6 +52,8 @@ def asset_rendition(request, asset_id: int, size: str):
     if size not in RENDITION_SIZES:
         raise Http404("Unknown rendition size.")
     asset = _live_asset(asset_id)
+    if redirect := _replaced_redirect(asset, "archive:asset-rendition", size=size):
+        return redirect
     if asset.state == Asset.State.PURGED:
         return HttpResponse("This asset was purged; its record is kept.", status=410)
     try:

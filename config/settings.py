@@ -183,6 +183,15 @@ STORAGES = {
 # Pillow refuses images above this many pixels (decompression bombs); None keeps Pillow's.
 KEEPSAKE_MAX_IMAGE_PIXELS = int(os.environ.get("KEEPSAKE_MAX_IMAGE_PIXELS", "178956970"))
 
+# Days a quarantined asset can be restored before it may be purged (with approval).
+KEEPSAKE_RESTORE_WINDOW_DAYS = int(os.environ.get("KEEPSAKE_RESTORE_WINDOW_DAYS", "30"))
+
+# How the suggested canonical copy of a duplicate group is chosen: the first rule that
+# separates the copies decides (pixels, lossless, original, metadata, earliest).
+KEEPSAKE_CANONICAL_RULES = env_list(
+    "KEEPSAKE_CANONICAL_RULES", "pixels,lossless,original,metadata,earliest"
+)
+
 # Hamming distance (of 64 pHash bits) within which two images are flagged as candidates.
 KEEPSAKE_NEAR_DISTANCE = int(os.environ.get("KEEPSAKE_NEAR_DISTANCE", "10"))
 

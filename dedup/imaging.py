@@ -23,13 +23,6 @@ from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 # to 9x8, so 256 leaves a >=8x margin of real pixels for the final Lanczos filter.
 DECODE_TARGET = 256
 
-# Hashes drift between library versions and decode strategies, so every stored hash
-# carries the exact recipe that produced it.
-HASH_VERSION = (
-    f"phash+dhash/v1 draft{DECODE_TARGET} "
-    f"imagehash={imagehash.__version__} pillow={PIL.__version__}"
-)
-
 # Grey-level standard deviation (0-255 scale) of the 32x32 pHash input below which an
 # image is treated as flat: its DCT is dominated by noise, so hashes collide at random.
 LOW_INFO_STD = 4.0
@@ -52,6 +45,18 @@ _ORIENTATION_TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+
+def hash_version(*, target: int = DECODE_TARGET) -> str:
+    """Describe the exact recipe behind a hash: algorithm, decode target and library versions."""
+    # Hashes drift between library versions and decode strategies, so every stored hash
+    # carries this string and hashes are only compared within one version.
+    return (
+        f"phash+dhash/v1 draft{target} imagehash={imagehash.__version__} pillow={PIL.__version__}"
+    )
+
+
+HASH_VERSION = hash_version()
 
 
 class ImageDecodeError(ValueError):
@@ -132,28 +137,31 @@ def open_for_hashing(
 def fingerprint_image(*, fp: BinaryIO, target: int = DECODE_TARGET) -> ImageFingerprint:
     """Compute pHash, dHash and a low-information flag from a binary image file object."""
     gray, info = open_for_hashing(fp=fp, target=target)
-    phash = hash_to_int(image_hash=imagehash.phash(gray, hash_size=8))
+    # pHash resizes to 32x32 with Lanczos itself; handing it that exact image gives the same
+    # bits and lets the flatness check reuse it instead of resampling again.
+    small = gray.resize((32, 32), Image.Resampling.LANCZOS)
+    phash = hash_to_int(image_hash=imagehash.phash(small, hash_size=8))
     dhash = hash_to_int(image_hash=imagehash.dhash(gray, hash_size=8))
     return ImageFingerprint(
         phash=phash,
         dhash=dhash,
-        low_information=is_low_information(gray=gray, phash=phash, dhash=dhash),
+        low_information=is_low_information(small=small, phash=phash, dhash=dhash),
         width=info.width,
         height=info.height,
         format=info.format,
         mode=info.mode,
         frames=info.frames,
-        hash_version=HASH_VERSION,
+        hash_version=HASH_VERSION if target == DECODE_TARGET else hash_version(target=target),
     )
 
 
-def is_low_information(*, gray: Image.Image, phash: int, dhash: int) -> bool:
+def is_low_information(*, small: Image.Image, phash: int, dhash: int) -> bool:
     """Tell whether an image is too flat or degenerate for its hashes to discriminate."""
     if phash.bit_count() < LOW_INFO_MIN_PHASH_BITS or dhash in (0, U64_MASK):
         return True
-    # Same resampling pHash uses, so the flatness measured is what the hash sees.
-    small = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-    return float(small.std()) < LOW_INFO_STD
+    # Measured on the 32x32 pHash input, so the flatness judged is what the hash sees.
+    pixels = np.asarray(small.convert("L").resize((32, 32), Image.Resampling.LANCZOS))
+    return float(pixels.std()) < LOW_INFO_STD
 
 
 def _ensure_readable(*, fp: BinaryIO) -> BinaryIO:
@@ -168,12 +176,10 @@ def _ensure_readable(*, fp: BinaryIO) -> BinaryIO:
 
 
 def _open_checked(*, fp: BinaryIO) -> Image.Image:
-    """Open lazily, treating Pillow's decompression-bomb warning as an error."""
-    # Scoped to this category only, so concurrent threads at worst also get an error for
-    # an oversized image, which is the desired outcome anyway.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        im = Image.open(fp)
+    """Open lazily and reject images whose pixel count exceeds Pillow's bomb limit."""
+    im = Image.open(fp)
+    # Pillow only warns between 1x and 2x the limit; a warning filter may be ignored by
+    # other code, so the size is checked here as well.
     limit = Image.MAX_IMAGE_PIXELS
     pixels = im.width * im.height
     if limit is not None and pixels > limit:
@@ -222,7 +228,7 @@ def _to_8bit(*, im: Image.Image) -> Image.Image:
 
 
 def _reduce(*, im: Image.Image, target: int) -> Image.Image:
-    """Box-reduce large non-JPEG images so the final resample only sees a few pixels."""
+    """Box-reduce images still far above target so the final Lanczos pass stays cheap."""
     factor = min(im.width, im.height) // target
     return im.reduce(factor) if factor >= 2 else im
 
@@ -248,7 +254,11 @@ def _bomb_message(*, pixels: int) -> str:
 def _translate_errors() -> Iterator[None]:
     """Turn Pillow's assorted decode failures into ImageDecodeError with a human message."""
     try:
-        yield
+        # Scoped to this category only, so concurrent threads at worst also get an error for
+        # an oversized image, which is the desired outcome anyway.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
     except ImageDecodeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

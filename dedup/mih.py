@@ -21,15 +21,20 @@ BAND_WIDTH = BITS // BANDS
 
 # Widest band that all_pairs indexes with a dense bucket table (2**24 int32 = 64 MiB).
 MAX_TABLE_WIDTH = 24
-# Relative costs (nanoseconds, measured with bench/bench_allpairs.py) used to pick a band
-# count: one bucket probe, one candidate comparison and the fixed numpy overhead per flip mask.
-PROBE_NS = 4.0
-CANDIDATE_NS = 6.0
-MASK_OVERHEAD_NS = 60_000.0
+# Costs in nanoseconds, fitted to bench/bench_allpairs.py runs, used to pick a band count:
+# one prefiltered probe, one expanded candidate, one bucket-table slot, and the fixed numpy
+# call overhead per probe block.
+PROBE_NS = 8.0
+CANDIDATE_NS = 30.0
+TABLE_NS = 20.0
+BLOCK_OVERHEAD_NS = 12_000.0
 DEFAULT_CHUNK_PAIRS = 1 << 20
-# Probe tables hold 31 code bits from outside the band; bit 31 marks a multi-code bucket.
-REST_MASK = (1 << 31) - 1
-CROWDED_FLAG = 1 << 31
+U64_MASK = (1 << BITS) - 1
+# Probes per cache-resident block in the probe loop.
+PROBE_BLOCK = 32768
+# Rank-1 probe tables keep 31 rest bits; bit 31 flags buckets holding three or more codes.
+REST_31 = (1 << 31) - 1
+DEEP_FLAG = 1 << 31
 
 
 class PairChunk(NamedTuple):
@@ -129,23 +134,34 @@ def _model_cost(*, n: int, k: int, bands: int) -> float:
     for (_, width), radius in zip(layout, probe_radii(k=k, bands=bands), strict=True):
         if radius < 0:
             continue
-        masks = sum(math.comb(width, r) for r in range(min(radius, width) + 1))
-        per_code = masks / 2  # each unordered bucket pair is probed from one side only
-        cost += n * per_code * (PROBE_NS + CANDIDATE_NS * n / 2**width)
-        cost += masks * MASK_OVERHEAD_NS
+        slots = 2.0**width
+        load = n / slots  # mean codes per bucket (Poisson)
+        extras = n + slots * math.expm1(-load)  # codes that are not first in their bucket
+        # Mean codes expanded per deep-bucket probe: E[(c - 1) * (c >= 3)], c ~ Poisson(load).
+        deep = load + math.expm1(-load) - load * load * math.exp(-load) / 2
+        probes = n / 2 + extras
+        masks = sum(math.comb(width, r) for r in range(min(radius, width) + 1)) - 1
+        per_mask = (
+            PROBE_NS * probes
+            + CANDIDATE_NS * extras / 2 * deep
+            + BLOCK_OVERHEAD_NS * (3 + probes / PROBE_BLOCK)
+        )
+        cost += TABLE_NS * slots + CANDIDATE_NS * n * load / 2 + masks * per_mask
     return cost
 
 
 def as_uint64(*, codes: np.ndarray | Iterable[int]) -> np.ndarray:
-    """Return codes as a uint64 array, reinterpreting int64 (signed bigint) bit patterns."""
-    arr = np.asarray(codes)
-    if arr.dtype == np.int64:
-        return arr.view(np.uint64)
-    if arr.dtype == np.uint64:
-        return arr
-    if arr.dtype == object or arr.size == 0:
-        return np.array([int(c) & (2**64 - 1) for c in arr.ravel()], dtype=np.uint64)
-    return arr.astype(np.uint64)
+    """Return codes as a uint64 array, reinterpreting signed (bigint) bit patterns."""
+    if not isinstance(codes, np.ndarray):
+        # Python ints may exceed int64 or be negative; masking maps both onto 64 bits.
+        return np.fromiter((int(c) & U64_MASK for c in codes), dtype=np.uint64)
+    if codes.dtype == np.uint64:
+        return codes
+    if codes.dtype == np.int64:
+        return codes.view(np.uint64)
+    if codes.dtype.kind in "iu":
+        return codes.astype(np.uint64)
+    raise TypeError(f"codes must be integers, got dtype {codes.dtype}")
 
 
 def brute_force_pairs(*, codes: np.ndarray, ids: np.ndarray, k: int) -> PairChunk:
@@ -173,6 +189,8 @@ def all_pairs(
     codes, ids = _validate(codes=codes, ids=ids, k=k)
     if bands is None:
         bands = choose_bands(n=codes.size, k=k)
+    if max(width for _, width in band_layout(bands=bands)) > MAX_TABLE_WIDTH:
+        raise ValueError(f"all_pairs needs bands of at most {MAX_TABLE_WIDTH} bits")
     plan = [
         Band(shift, width, radius)
         for (shift, width), radius in zip(
@@ -217,7 +235,8 @@ def _validate(*, codes: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray
         raise ValueError(f"codes and ids differ in length: {codes.size} != {ids.size}")
     if not 0 <= k <= BITS:
         raise ValueError(f"k must be between 0 and {BITS}, got {k}")
-    if np.unique(ids).size != ids.size:
+    sorted_ids = np.sort(ids)
+    if sorted_ids.size and bool((sorted_ids[1:] == sorted_ids[:-1]).any()):
         raise ValueError("ids must be unique")
     return codes, ids
 
@@ -252,38 +271,27 @@ class _SortedBand:
         np.cumsum(counts, out=bounds[1:])
         self.starts = bounds[:-1]
         self.ends = bounds[1:]
-        # Per bucket value: the rest bits of its only code, or the crowded flag when it holds
-        # several. Empty buckets hold 0 and are weeded out on the rare prefilter hits.
-        single = np.flatnonzero(counts == 1)
-        self.probe_table = np.zeros(1 << band.width, dtype=np.uint32)
-        self.probe_table[single] = self.rest[self.starts[single]]
-        self.probe_table[counts > 1] = CROWDED_FLAG
+        # Positions that are not the first of their bucket.
+        self.extras = np.flatnonzero(self.keys[1:] == self.keys[:-1]) + 1
+        self.first_rest = self._layer(counts=counts, rank=0)
+        self.second_rest = self._layer(counts=counts, rank=1) & np.uint32(REST_31)
+        self.second_rest[counts > 2] |= np.uint32(DEEP_FLAG)
+
+    def _layer(self, *, counts: np.ndarray, rank: int) -> np.ndarray:
+        """Dense table of the rest bits of each bucket's code at rank (0 where absent)."""
+        # Absent entries hold 0 and are weeded out on the rare prefilter hits.
+        present = np.flatnonzero(counts > rank)
+        layer = np.zeros(counts.size, dtype=np.uint32)
+        layer[present] = self.rest[self.starts[present] + rank]
+        return layer
 
 
 def _rest_bits(*, codes: np.ndarray, band: Band) -> np.ndarray:
-    """Return 31 code bits from outside the band, packed into uint32 for a cheap prefilter."""
+    """Return 32 code bits from outside the band as uint32, for a cheap prefilter."""
     low = codes & np.uint64((1 << band.shift) - 1)
     top = band.shift + band.width
     high = (codes >> np.uint64(top)) << np.uint64(band.shift) if top < BITS else 0
-    return ((high | low) & np.uint64(REST_MASK)).astype(np.uint32)
-
-
-class _Side(NamedTuple):
-    """Positions (in band-sorted order) that probe, with their keys and rest bits gathered."""
-
-    positions: np.ndarray
-    keys: np.ndarray
-    rest: np.ndarray
-
-
-class _Scratch:
-    """Reusable per-side buffers; fresh multi-megabyte temporaries would page-fault per mask."""
-
-    def __init__(self, *, size: int) -> None:
-        self.partner = np.empty(size, dtype=np.intp)
-        self.diff = np.empty(size, dtype=np.uint32)
-        self.dist = np.empty(size, dtype=np.uint8)
-        self.flag = np.empty(size, dtype=bool)
+    return ((high | low) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def _band_join(
@@ -296,16 +304,17 @@ def _band_join(
     by_top_bit: dict[int, list[int]] = {}
     for mask in flip_masks(width=band.width, radius=band.radius)[1:]:
         by_top_bit.setdefault(mask.bit_length() - 1, []).append(mask)
-    for top, group in by_top_bit.items():
-        # Probe only from the side whose key has the mask's top bit clear, so each unordered
-        # pair of buckets is visited exactly once.
-        positions = np.flatnonzero(((table.keys >> top) & 1) == 0)
-        side = _Side(positions, table.keys[positions], table.rest[positions])
-        scratch = _Scratch(size=positions.size)
-        for mask in group:
-            yield from _cross_bucket(
-                table=table, verify=verify, side=side, scratch=scratch, mask=mask
-            )
+    for top, masks in by_top_bit.items():
+        # Of two codes whose band values differ by a mask, exactly one (b) has the mask's
+        # top bit set. Every code without it probes the first code of the partner bucket,
+        # which covers all pairs where b is first in its bucket; b probes back otherwise.
+        top_set = ((table.keys >> top) & 1).astype(bool)
+        clear = np.flatnonzero(~top_set)
+        extras = table.extras[top_set[table.extras]]
+        probe = _Probe(table=table, verify=verify, masks=masks)
+        yield from probe.run(positions=clear, layer=table.first_rest, rank=0)
+        yield from probe.run(positions=extras, layer=table.first_rest, rank=0)
+        yield from probe.run(positions=extras, layer=table.second_rest, rank=1)
 
 
 def _same_bucket(
@@ -325,54 +334,104 @@ def _same_bucket(
         active = active[np.flatnonzero(keys[active + step] == keys[active])]
 
 
-def _cross_bucket(
-    *, table: _SortedBand, verify: _Verifier, side: _Side, scratch: _Scratch, mask: int
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Pair each probing position with every code in the bucket its key ^ mask names."""
-    partner = np.bitwise_xor(side.keys, mask, out=scratch.partner)
-    # mode="clip" lets take() write straight into out ("raise" buffers a copy); partner keys
-    # stay within the band's width, so clipping never alters an index.
-    diff = np.take(table.probe_table, partner, out=scratch.diff, mode="clip")
-    np.bitwise_xor(diff, side.rest, out=diff)
-    np.bitwise_count(diff, out=scratch.dist)
-    # Bits outside the band can differ by at most k - |mask|; the crowded flag adds one, and
-    # crowded buckets are fully handled below, so a flagged hit here is simply dropped.
-    hit = np.flatnonzero(np.less_equal(scratch.dist, verify.k - mask.bit_count(), out=scratch.flag))
-    if hit.size:
-        hit = hit[diff[hit] < CROWDED_FLAG]
-        lo = table.starts[partner[hit]]
-        occupied = np.flatnonzero(table.ends[partner[hit]] > lo)
-        found = verify(pos_a=side.positions[hit[occupied]], pos_b=lo[occupied])
-        if found[0].size:
-            yield found
-    crowded = np.flatnonzero(np.greater_equal(diff, CROWDED_FLAG, out=scratch.flag))
-    if crowded.size:
-        yield from _crowded_buckets(
-            table=table, verify=verify, pos_a=side.positions[crowded], partner=partner[crowded]
-        )
+class _Probe:
+    """Blocked, prefiltered comparison of probing codes against one rank of partner buckets."""
+
+    def __init__(self, *, table: _SortedBand, verify: _Verifier, masks: list[int]) -> None:
+        self.table = table
+        self.verify = verify
+        self.masks = masks
+        # Reused buffers sized to stay in L2 cache: the loop is memory-bound, and running
+        # every mask over one cache-resident block beats streaming all probes per mask.
+        self.partner = np.empty(PROBE_BLOCK, dtype=np.intp)
+        self.diff = np.empty(PROBE_BLOCK, dtype=np.uint32)
+        self.dist = np.empty(PROBE_BLOCK, dtype=np.uint8)
+        self.flag = np.empty(PROBE_BLOCK, dtype=bool)
+
+    def run(
+        self, *, positions: np.ndarray, layer: np.ndarray, rank: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Yield verified pairs between positions and rank-th codes of partner buckets."""
+        keys = self.table.keys[positions]
+        rest = self.table.rest[positions]
+        if rank:
+            rest &= np.uint32(REST_31)
+        for begin in range(0, positions.size, PROBE_BLOCK):
+            block = slice(begin, begin + PROBE_BLOCK)
+            for mask in self.masks:
+                yield from self._block(
+                    positions=positions[block],
+                    keys=keys[block],
+                    rest=rest[block],
+                    layer=layer,
+                    rank=rank,
+                    mask=mask,
+                )
+
+    def _block(
+        self,
+        *,
+        positions: np.ndarray,
+        keys: np.ndarray,
+        rest: np.ndarray,
+        layer: np.ndarray,
+        rank: int,
+        mask: int,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Probe one block with one mask."""
+        n = keys.size
+        partner, diff = self.partner[:n], self.diff[:n]
+        np.bitwise_xor(keys, mask, out=partner)
+        # mode="clip" lets take() write straight into out ("raise" buffers a copy); partner
+        # values stay within the band width, so clipping never alters one.
+        np.take(layer, partner, out=diff, mode="clip")
+        np.bitwise_xor(diff, rest, out=diff)
+        np.bitwise_count(diff, out=self.dist[:n])
+        # Bits outside the band may differ by at most k - |mask| for a true match.
+        limit = self.verify.k - mask.bit_count()
+        hit = np.flatnonzero(np.less_equal(self.dist[:n], limit, out=self.flag[:n]))
+        if hit.size:
+            if rank:
+                hit = hit[diff[hit] < DEEP_FLAG]  # deep buckets are expanded below
+            lo = self.table.starts[partner[hit]] + rank
+            keep = np.flatnonzero(lo < self.table.ends[partner[hit]])
+            found = self.verify(pos_a=positions[hit[keep]], pos_b=lo[keep])
+            if found[0].size:
+                yield found
+        if rank:
+            deep = np.flatnonzero(np.greater_equal(diff, DEEP_FLAG, out=self.flag[:n]))
+            if deep.size:
+                yield from self._deep(positions=positions[deep], partner=partner[deep], rank=rank)
+
+    def _deep(
+        self, *, positions: np.ndarray, partner: np.ndarray, rank: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Compare probes with every code from rank onwards in buckets flagged as deep."""
+        lo = self.table.starts[partner] + rank
+        size = self.table.ends[partner] - lo
+        for owner, member in _expand_runs(lo=lo, size=size):
+            found = self.verify(pos_a=positions[owner], pos_b=member)
+            if found[0].size:
+                yield found
 
 
-def _crowded_buckets(
-    *, table: _SortedBand, verify: _Verifier, pos_a: np.ndarray, partner: np.ndarray
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Compare probes with every code of partner buckets that hold more than one code."""
-    lo = table.starts[partner]
-    size = (table.ends[partner] - lo).astype(np.intp)
-    # Expand (probe, bucket member) pairs in one vectorised step, bounded per slice so a
-    # bucket of many duplicates cannot blow up memory.
+def _expand_runs(
+    *, lo: np.ndarray, size: np.ndarray, limit: int = DEFAULT_CHUNK_PAIRS
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (run index, position) for positions lo[i] .. lo[i] + size[i] - 1, in chunks."""
+    size = size.astype(np.intp)
     ends = np.cumsum(size)
-    first = 0
-    while first < size.size:
-        last = int(np.searchsorted(ends, ends[first] - size[first] + DEFAULT_CHUNK_PAIRS))
-        last = max(last, first + 1)
-        owner = np.repeat(np.arange(first, last), size[first:last])
-        offset = np.arange(owner.size) - np.repeat(
-            ends[first:last] - size[first:last] - (ends[first] - size[first]), size[first:last]
-        )
-        found = verify(pos_a=pos_a[owner], pos_b=lo[owner] + offset)
-        if found[0].size:
-            yield found
-        first = last
+    total = int(ends[-1]) if size.size else 0
+    if total <= limit:
+        owner = np.repeat(np.arange(size.size), size)
+        yield owner, lo[owner] + np.arange(total) - (ends - size)[owner]
+        return
+    # Only huge buckets (many identical band values) get here; binary search keeps each
+    # chunk bounded at the cost of a log factor.
+    for begin in range(0, total, limit):
+        flat = np.arange(begin, min(begin + limit, total))
+        owner = np.searchsorted(ends, flat, side="right")
+        yield owner, lo[owner] + flat - (ends - size)[owner]
 
 
 class _Verifier:

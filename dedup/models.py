@@ -100,9 +100,49 @@ class DuplicateCandidate(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "kind"], name="candidate_status_kind")]
+        permissions = [("review_duplicates", "Can decide duplicate pairs and consolidate")]
 
     def __str__(self):
         return f"{self.asset_a_id} ~ {self.asset_b_id} ({self.kind})"
+
+    def other(self, asset_id: int) -> int:
+        return self.asset_b_id if asset_id == self.asset_a_id else self.asset_a_id
+
+
+class Consolidation(models.Model):
+    """One confirmed group folded into its canonical asset, with what is needed to undo it.
+
+    `provenance` records where every merged value came from; `snapshot` holds the state of
+    every touched row before the change, so an undo within the restore window puts back
+    exactly what was there.
+    """
+
+    canonical = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    replaced = models.ManyToManyField(Asset, related_name="consolidations_replacing")
+    candidates = models.ManyToManyField(DuplicateCandidate, related_name="consolidations")
+    provenance = models.JSONField(default=dict)
+    snapshot = models.JSONField(default=dict)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(undone_at__isnull=True) | Q(undone_by__isnull=False),
+                name="consolidation_undo_records_who",
+            ),
+        ]
+
+    def __str__(self):
+        return f"consolidation {self.pk} into asset {self.canonical_id}"
 
 
 class ScanRun(models.Model):

@@ -73,3 +73,26 @@ def make_scene(seed: int, size=(320, 240)) -> Image.Image:
         shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
         shape([x0, y0, x1, y1], fill=colour)
     return image
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_lifts_append_only():
+    """Let the flush that ends each transactional test empty the append-only tables.
+
+    The database refuses DELETE and TRUNCATE on audit events and assets (archive.append_only),
+    and Django's TransactionTestCase (which pytest-django's transactional tests use too)
+    flushes every table afterwards; the triggers are lifted for that flush only.
+    """
+    from django.test import TransactionTestCase
+
+    from tests.archive.db_protection import append_only_lifted
+
+    original = TransactionTestCase._fixture_teardown
+
+    def _fixture_teardown(self):
+        with append_only_lifted():
+            original(self)
+
+    TransactionTestCase._fixture_teardown = _fixture_teardown
+    yield
+    TransactionTestCase._fixture_teardown = original

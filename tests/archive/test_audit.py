@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from archive.audit import audit_record, audit_verify
 from archive.errors import ArchiveError
 from archive.models import AuditChainHead, AuditEvent
+from tests.archive.db_protection import append_only_lifted
 from tests.archive.helpers import ingest_picture
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +29,9 @@ def record(n: int, actor=None):
 
 
 def raw(sql: str, params=()):
-    # Behind the application's back: straight SQL, as someone with database access would.
-    with connection.cursor() as cursor:
+    # Behind the application's back, as a database superuser would: lift the append-only
+    # triggers (which refuse these writes, see test_append_only_triggers.py), then plain SQL.
+    with append_only_lifted(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 

@@ -96,6 +96,29 @@ def test_exif_orientation_six_is_undone():
     assert _dist(rotated.phash, _phash_of(stored)) > 10
 
 
+_INVERSE_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(_INVERSE_ORIENTATION))
+def test_every_exif_orientation_in_png(orientation: int):
+    im = _textured()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    stored = im.transpose(_INVERSE_ORIENTATION[orientation])
+    fp = fingerprint_image(fp=_encode(stored, "PNG", exif=exif.tobytes()))
+    upright = fingerprint_image(fp=_encode(im, "PNG"))
+    assert (fp.width, fp.height) == (640, 480)
+    assert (fp.phash, fp.dhash) == (upright.phash, upright.dhash)
+
+
 def test_cmyk_jpeg():
     im = _textured()
     fp = fingerprint_image(fp=_encode(im.convert("CMYK"), "JPEG", quality=92))

@@ -1,0 +1,258 @@
+"""Admin pages beyond the model forms: place and release holds, compare and sign off
+licences, export the audit trail. Each page checks its permission, calls one service and
+reports ArchiveError back to the user."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.widgets import FilteredSelectMultiple, ManyToManyRawIdWidget
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from archive.audit_export import (
+    FORMATS,
+    audit_export_filter_parse,
+    audit_export_head,
+    audit_export_stream,
+    audit_exported_record,
+    manifest_path_for,
+)
+from archive.errors import ArchiveError
+from archive.holds import legal_hold_place, legal_hold_release
+from archive.licensing import (
+    licence_conflict_sign_off,
+    licence_sign_off_current,
+    licence_terms_compare,
+)
+from archive.models import Asset, CatalogueEntry, Collection, LegalHold, LicenceSignOff
+
+
+def _page(model_admin, request, template: str, **context) -> TemplateResponse:
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        **context,
+    }
+    return TemplateResponse(request, template, context)
+
+
+def ids_param(value: str) -> list[int]:
+    return sorted({int(part) for part in value.split(",") if part.strip().isdigit()})
+
+
+# --- Legal holds ------------------------------------------------------------------------
+
+
+class LegalHoldPlaceForm(forms.Form):
+    matter_reference = forms.CharField(max_length=200)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    assets = forms.ModelMultipleChoiceField(Asset.objects.all(), required=False)
+    entries = forms.ModelMultipleChoiceField(
+        CatalogueEntry.objects.all(), required=False, label="Catalogue entries"
+    )
+    collections = forms.ModelMultipleChoiceField(Collection.objects.all(), required=False)
+
+    def __init__(self, *args, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("assets", "entries"):
+            remote = LegalHold._meta.get_field(name).remote_field
+            self.fields[name].widget = ManyToManyRawIdWidget(remote, admin_site)
+            self.fields[name].help_text = "Comma-separated ids; the magnifier looks them up."
+        self.fields["collections"].widget = FilteredSelectMultiple("collections", False)
+        self.fields["collections"].help_text = "Freezes every asset of the collection, "
+        self.fields["collections"].help_text += "including assets ingested into it later."
+
+
+def legal_hold_place_view(model_admin, request):
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    initial = {"assets": ids_param(request.GET.get("assets", ""))}
+    form = LegalHoldPlaceForm(
+        request.POST or None, initial=initial, admin_site=model_admin.admin_site
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            hold = legal_hold_place(**form.cleaned_data, actor=request.user)
+        except ArchiveError as exc:
+            form.add_error(None, exc.message)
+        else:
+            model_admin.message_user(request, f"Legal hold {hold} placed.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:archive_legalhold_change", args=[hold.pk]))
+    return _page(
+        model_admin,
+        request,
+        "admin/archive/form_page.html",
+        title="Place a legal hold",
+        intro="The hold freezes the assets named, the assets of the catalogue entries named "
+        "and every asset of the collections named, with their exact and pixel twins, until "
+        "it is released. Frozen assets cannot be moved, quarantined, consolidated or purged.",
+        form=form,
+        buttons=[("place", "Place hold")],
+        cancel_url=reverse("admin:archive_legalhold_changelist"),
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+def legal_holds_release(model_admin, request, holds) -> bool:
+    """Release holds with the reason posted; False while the reason is still to be asked."""
+    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    if not form.is_valid():
+        return False
+    for hold in holds:
+        try:
+            legal_hold_release(hold=hold, reason=form.cleaned_data["reason"], actor=request.user)
+        except ArchiveError as exc:
+            model_admin.message_user(request, exc.message, messages.ERROR)
+        else:
+            model_admin.message_user(request, f"Legal hold {hold} released.", messages.SUCCESS)
+    return True
+
+
+def legal_holds_release_page(model_admin, request, holds, *, hidden, form=None):
+    return _page(
+        model_admin,
+        request,
+        "admin/archive/form_page.html",
+        title="Release legal holds",
+        intro="Releasing a hold unfreezes what only it was freezing. Say why.",
+        items=[
+            f"{h.matter_reference} (placed {h.placed_at:%Y-%m-%d} by {h.placed_by})" for h in holds
+        ],
+        form=form or ReasonForm(request.POST if "apply" in request.POST else None),
+        hidden=[*hidden, ("apply", "1")],
+        buttons=[("release", "Release")],
+        cancel_url=reverse("admin:archive_legalhold_changelist"),
+    )
+
+
+def legal_hold_release_view(model_admin, request, object_id):
+    if not model_admin.has_release_permission(request):
+        raise PermissionDenied
+    hold = get_object_or_404(LegalHold, pk=object_id)
+    if request.method == "POST" and legal_holds_release(model_admin, request, [hold]):
+        return HttpResponseRedirect(reverse("admin:archive_legalhold_change", args=[hold.pk]))
+    return legal_holds_release_page(model_admin, request, [hold], hidden=[])
+
+
+# --- Licences -----------------------------------------------------------------------------
+
+
+def licence_compare_view(model_admin, request):
+    if not request.user.has_perm("archive.view_licence"):
+        raise PermissionDenied
+    ids = ids_param(request.GET.get("ids", ""))
+    assets = list(Asset.objects.filter(pk__in=ids))
+    if not assets:
+        model_admin.message_user(request, "Select the assets to compare.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:archive_asset_changelist"))
+    may_sign = request.user.has_perm("archive.sign_off_licence")
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST":
+        if not may_sign:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                licence_conflict_sign_off(
+                    assets=assets, reason=form.cleaned_data["reason"], actor=request.user
+                )
+            except ArchiveError as exc:
+                form.add_error(None, exc.message)
+            else:
+                model_admin.message_user(request, "Licence conflict signed off.", messages.SUCCESS)
+                return HttpResponseRedirect(request.get_full_path())
+    comparison = licence_terms_compare(assets=assets)
+    signed_off = licence_sign_off_current(comparison=comparison) if comparison.conflict else None
+    unresolved = comparison.conflict and signed_off is None
+    return _page(
+        model_admin,
+        request,
+        "admin/archive/licence_compare.html",
+        title=f"Licences of assets {', '.join(f'#{pk}' for pk in comparison.asset_ids)}",
+        comparison=comparison,
+        rows=comparison.rows(),
+        signed_off=signed_off,
+        unresolved=unresolved,
+        form=form if unresolved and may_sign else None,
+        history=LicenceSignOff.objects.filter(group_key=comparison.group_key).select_related(
+            "signed_by"
+        ),
+    )
+
+
+# --- Audit export -------------------------------------------------------------------------
+
+
+class AuditExportForm(forms.Form):
+    since = forms.CharField(required=False, help_text="ISO date or date-time, inclusive")
+    until = forms.CharField(required=False, help_text="ISO date or date-time, exclusive")
+    actor = forms.CharField(required=False, help_text="user name as recorded")
+    object = forms.CharField(required=False, help_text="archive.asset or archive.asset:7")
+    verb = forms.CharField(required=False, help_text='a verb, or a prefix ending in "*"')
+    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="csv")
+    upto = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def filters(self):
+        data = self.cleaned_data
+        return audit_export_filter_parse(
+            since=data["since"],
+            until=data["until"],
+            actor=data["actor"],
+            obj=data["object"],
+            verb=data["verb"],
+        )
+
+
+def _export_name(fmt: str, upto: int) -> str:
+    return f"keepsake-audit-upto-{upto}.{fmt}"
+
+
+def audit_export_view(model_admin, request):
+    """The export form; its two buttons download the file and its manifest."""
+    if not request.user.has_perm("archive.export_audit"):
+        raise PermissionDenied
+    wanted = "download" in request.GET or "manifest" in request.GET
+    initial = {"upto": audit_export_head()[0], "format": "csv"}
+    form = AuditExportForm(request.GET if wanted else None, initial=initial)
+    if wanted and form.is_valid():
+        try:
+            filters = form.filters()
+            fmt, upto = form.cleaned_data["format"], form.cleaned_data["upto"]
+            chunks, result = audit_export_stream(filters=filters, fmt=fmt, upto=upto)
+        except ArchiveError as exc:
+            form.add_error(None, exc.message)
+        else:
+            name = _export_name(fmt, upto)
+            if "manifest" in request.GET:
+                # The same bytes again, hashed and counted but not sent: the export is
+                # pinned to event #upto, so they are the bytes the download gave.
+                for _chunk in chunks:
+                    pass
+                response = JsonResponse(
+                    result.manifest(file_name=name), json_dumps_params={"indent": 2}
+                )
+                disposition = f'attachment; filename="{manifest_path_for(name)}"'
+                response["Content-Disposition"] = disposition
+                return response
+            audit_exported_record(result=result, actor=request.user)
+            content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
+            response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+    return _page(
+        model_admin,
+        request,
+        "admin/archive/form_page.html",
+        title="Export the audit trail",
+        intro="Exports the events up to the chain head as it was when this page opened. "
+        "Download the file and its manifest; `manage.py verify_audit --file FILE` checks "
+        "them anywhere.",
+        form=form,
+        method="get",
+        buttons=[("download", "Download export"), ("manifest", "Download manifest")],
+        cancel_url=reverse("admin:archive_auditevent_changelist"),
+    )

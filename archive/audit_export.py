@@ -1,0 +1,411 @@
+"""Export the audit trail (CSV or JSON lines) with a manifest, and verify such an export.
+
+One code path serves the `export_audit` command and the admin download: rows are read in
+chunks and written as they come, so memory stays flat at millions of events. An export
+covers the events up to the chain head read when it starts, so re-running it with the
+same filters and head gives the same bytes (the admin serves the file and its manifest in
+two requests this way).
+
+Each row carries every hashed field, `previous_hash` and `hash`, so a recipient can
+recompute every row's own hash (an edited row no longer matches) and check the link of
+every pair of consecutive sequence numbers. The manifest (written next to the export as
+FILE.manifest.json) adds the filters, the row count, the chain head at export time and the
+SHA-256 of the file: a removed, added or reordered row changes the file's digest, and an
+unfiltered export must run from event #1 to the head without a gap. A filtered export is
+not a contiguous chain, so for it the manifest is what detects a removed row; comparing
+the manifest's head with `verify_audit` on the live system (or `--against-database`)
+ties the export to the database it came from.
+"""
+
+import csv
+import datetime as dt
+import hashlib
+import itertools
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import BinaryIO
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import dateparse, timezone
+
+from archive.audit import EVENT_FIELDS, audit_record, chain_verify, event_rows, row_hash
+from archive.errors import ArchiveError
+from archive.models import AuditChainHead, AuditEvent
+
+MANIFEST_FORMAT = "keepsake-audit-export/1"
+FORMATS = ("csv", "jsonl")
+JSON_FIELDS = ("before", "after")
+
+
+@dataclass(frozen=True)
+class AuditExportFilter:
+    """Which events to export: created in [since, until), by actor, about an object, a verb."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    actor: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    # An exact verb, or a prefix ending in "*" ("legalhold.*").
+    verb: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict:
+        return {
+            f.name: (value.isoformat() if isinstance(value, dt.datetime) else value) or None
+            for f in fields(self)
+            for value in [getattr(self, f.name)]
+        }
+
+
+def _moment(value: str, name: str) -> dt.datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        moment = dateparse.parse_datetime(value)
+        if moment is None and (day := dateparse.parse_date(value)) is not None:
+            moment = dt.datetime.combine(day, dt.time.min)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ArchiveError(f"--{name}: expected a date or date and time (ISO 8601), got {value!r}.")
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def audit_export_filter_parse(
+    *, since: str = "", until: str = "", actor: str = "", obj: str = "", verb: str = ""
+) -> AuditExportFilter:
+    """Read filters as typed on a command line or a form; obj is "type" or "type:id"."""
+    object_type, _, object_id = (obj or "").strip().partition(":")
+    filters = AuditExportFilter(
+        since=_moment(since, "since"),
+        until=_moment(until, "until"),
+        actor=(actor or "").strip(),
+        object_type=object_type.strip(),
+        object_id=object_id.strip(),
+        verb=(verb or "").strip(),
+    )
+    if filters.since and filters.until and filters.until <= filters.since:
+        raise ArchiveError("--until must be later than --since.")
+    return filters
+
+
+def audit_export_head(*, upto: int | None = None) -> tuple[int, str]:
+    """The chain head to export up to: now, or as it was when event #upto was the last."""
+    head = AuditChainHead.objects.filter(pk=1).first()
+    current = (head.last_sequence, head.last_hash) if head else (0, "")
+    if upto is None or upto == current[0]:
+        return current
+    if not 0 <= upto < current[0]:
+        raise ArchiveError(f"The audit trail has no event #{upto}.")
+    if upto == 0:
+        return 0, ""
+    return upto, AuditEvent.objects.values_list("hash", flat=True).get(sequence=upto)
+
+
+def audit_export_events(*, filters: AuditExportFilter, upto: int) -> QuerySet:
+    """The events an export holds, in sequence order."""
+    events = AuditEvent.objects.filter(sequence__lte=upto)
+    if filters.since:
+        events = events.filter(created_at__gte=filters.since)
+    if filters.until:
+        events = events.filter(created_at__lt=filters.until)
+    if filters.actor:
+        events = events.filter(actor_name=filters.actor)
+    if filters.object_type:
+        events = events.filter(object_type=filters.object_type)
+    if filters.object_id:
+        events = events.filter(object_id=filters.object_id)
+    if filters.verb.endswith("*"):
+        events = events.filter(verb__startswith=filters.verb[:-1])
+    elif filters.verb:
+        events = events.filter(verb=filters.verb)
+    return events.order_by("sequence")
+
+
+def _canonical(value) -> str:
+    return json.dumps(
+        value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+class _Line:
+    """A file-like object whose write() hands back the line the csv module formatted."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterable[dict]) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield writer.writerow(EVENT_FIELDS)
+    for row in rows:
+        yield writer.writerow(
+            [_canonical(row[name]) if name in JSON_FIELDS else row[name] for name in EVENT_FIELDS]
+        )
+
+
+def _jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:
+    for row in rows:
+        yield _canonical({name: row[name] for name in EVENT_FIELDS}) + "\n"
+
+
+def _lines(rows: Iterable[dict], fmt: str) -> Iterator[str]:
+    if fmt not in FORMATS:
+        raise ArchiveError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    return _csv_lines(rows) if fmt == "csv" else _jsonl_lines(rows)
+
+
+@dataclass
+class AuditExportResult:
+    """What an export holds; complete once its bytes have all been consumed."""
+
+    fmt: str
+    filters: AuditExportFilter
+    head: tuple[int, str]
+    rows: int = 0
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    sha256: str = ""
+    size: int = 0
+
+    def manifest(self, *, file_name: str) -> dict:
+        return {
+            "format": MANIFEST_FORMAT,
+            "file": file_name,
+            "file_format": self.fmt,
+            "fields": list(EVENT_FIELDS),
+            "filters": self.filters.as_dict(),
+            "rows": self.rows,
+            "first_sequence": self.first_sequence,
+            "last_sequence": self.last_sequence,
+            "chain_head": {"sequence": self.head[0], "hash": self.head[1]},
+            "sha256": self.sha256,
+            "bytes": self.size,
+            "exported_at": timezone.now().isoformat(timespec="seconds"),
+            "hash_rule": (
+                "sha256 of the canonical JSON (sorted keys, no spaces) of sequence, "
+                "created_at, actor, verb, object_type, object_id, before, after, reason, "
+                "previous_hash; see archive.audit.event_hash"
+            ),
+        }
+
+
+def _counted(rows: Iterator[dict], result: AuditExportResult) -> Iterator[dict]:
+    for row in rows:
+        result.rows += 1
+        result.first_sequence = result.first_sequence or row["sequence"]
+        result.last_sequence = row["sequence"]
+        yield row
+
+
+def _digested(lines: Iterator[str], result: AuditExportResult) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    for line in lines:
+        chunk = line.encode("utf-8")
+        digest.update(chunk)
+        result.size += len(chunk)
+        yield chunk
+    result.sha256 = digest.hexdigest()
+
+
+def audit_export_stream(
+    *, filters: AuditExportFilter, fmt: str, upto: int | None = None, chunk_size: int = 2000
+) -> tuple[Iterator[bytes], AuditExportResult]:
+    """The export's bytes, line by line as events are read, and the result they fill in."""
+    head = audit_export_head(upto=upto)
+    result = AuditExportResult(fmt=fmt, filters=filters, head=head)
+    events = audit_export_events(filters=filters, upto=head[0])
+    rows = _counted(event_rows(events, chunk_size=chunk_size), result)
+    return _digested(_lines(rows, fmt), result), result
+
+
+def audit_export_write(
+    *,
+    fp: BinaryIO,
+    filters: AuditExportFilter,
+    fmt: str,
+    upto: int | None = None,
+    chunk_size: int = 2000,
+) -> AuditExportResult:
+    """Write an export to a binary file object and return what it holds."""
+    chunks, result = audit_export_stream(filters=filters, fmt=fmt, upto=upto, chunk_size=chunk_size)
+    for chunk in chunks:
+        fp.write(chunk)
+    return result
+
+
+def manifest_path_for(path: str) -> str:
+    return f"{path}.manifest.json"
+
+
+def audit_export_to_file(
+    *, path: str, filters: AuditExportFilter, fmt: str, actor=None, chunk_size: int = 2000
+) -> tuple[AuditExportResult, str]:
+    """Export to path, write the manifest next to it, and audit that the export was made."""
+    with open(path, "wb") as fp:
+        result = audit_export_write(fp=fp, filters=filters, fmt=fmt, chunk_size=chunk_size)
+    manifest = result.manifest(file_name=os.path.basename(path))
+    manifest_path = manifest_path_for(path)
+    with open(manifest_path, "w", encoding="utf-8") as fp:
+        json.dump(manifest, fp, indent=2, sort_keys=True)
+        fp.write("\n")
+    audit_exported_record(result=result, actor=actor)
+    return result, manifest_path
+
+
+@transaction.atomic
+def audit_exported_record(*, result: AuditExportResult, actor) -> None:
+    """Audit who exported which part of the trail (an export is sensitive access)."""
+    audit_record(
+        actor=actor,
+        verb="audit.exported",
+        object_type="archive.auditevent",
+        object_id=result.head[0],
+        after={
+            "format": result.fmt,
+            "filters": result.filters.as_dict(),
+            "chain_head": result.head[0],
+            # A streamed download is audited before its bytes exist: no count or digest yet.
+            **({"rows": result.rows, "sha256": result.sha256} if result.sha256 else {}),
+        },
+    )
+
+
+# --- Verifying an export ----------------------------------------------------------------
+
+
+@dataclass
+class ExportVerification:
+    rows: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fp:
+        for block in iter(lambda: fp.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_rows(path: str, fmt: str) -> Iterator[dict]:
+    with open(path, encoding="utf-8", newline="") as fp:
+        if fmt == "csv":
+            reader = csv.DictReader(fp)
+            if tuple(reader.fieldnames or ()) != EVENT_FIELDS:
+                raise ArchiveError(f"unexpected CSV columns: {reader.fieldnames}")
+            for row in reader:
+                yield {
+                    **row,
+                    "sequence": int(row["sequence"]),
+                    **{name: json.loads(row[name]) for name in JSON_FIELDS},
+                }
+        else:
+            for line in fp:
+                row = json.loads(line)
+                yield {name: row[name] for name in EVENT_FIELDS}
+
+
+def _guess_format(path: str) -> str:
+    return "jsonl" if path.endswith((".jsonl", ".json", ".ndjson")) else "csv"
+
+
+def _check_rows(rows: Iterator[dict], report: ExportVerification) -> tuple[int, str] | None:
+    """Check each row's own hash and every consecutive link; return the last (seq, hash)."""
+    previous = None
+    for row in rows:
+        sequence = row["sequence"]
+        if previous is not None and sequence <= previous[0]:
+            report.problems.append(
+                f"event #{sequence} follows #{previous[0]} (rows reordered or repeated)"
+            )
+            return None
+        if previous is not None and sequence == previous[0] + 1:
+            if row["previous_hash"] != previous[1]:
+                report.problems.append(f"event #{sequence} does not link to event #{previous[0]}")
+                return None
+        if row_hash(row) != row["hash"]:
+            report.problems.append(f"event #{sequence} was altered after it was written")
+            return None
+        report.rows += 1
+        previous = (sequence, row["hash"])
+    return previous
+
+
+def _check_manifest(path: str, manifest: dict, report: ExportVerification) -> None:
+    if manifest.get("format") != MANIFEST_FORMAT:
+        report.problems.append(f"unknown manifest format {manifest.get('format')!r}")
+    elif _file_digest(path) != manifest.get("sha256"):
+        report.problems.append("the file's SHA-256 differs from the manifest's (file changed)")
+
+
+def _check_against_manifest(
+    manifest: dict, report: ExportVerification, last: tuple[int, str] | None
+) -> None:
+    head = manifest["chain_head"]
+    if report.rows != manifest["rows"]:
+        report.problems.append(
+            f"the manifest lists {manifest['rows']} rows, the file has {report.rows}"
+        )
+    elif last is not None and last[0] > head["sequence"]:
+        report.problems.append(f"event #{last[0]} is past the manifest's chain head")
+    elif last is not None and last[0] == head["sequence"] and last[1] != head["hash"]:
+        report.problems.append("the last event's hash differs from the manifest's chain head")
+
+
+def audit_export_verify(
+    *, path: str, manifest_path: str | None = None, use_manifest: bool = True
+) -> ExportVerification:
+    """Verify an exported file on its own: rows, links, and the manifest next to it if any."""
+    report = ExportVerification()
+    manifest_path = manifest_path or manifest_path_for(path)
+    manifest = None
+    if use_manifest and os.path.exists(manifest_path):
+        with open(manifest_path, encoding="utf-8") as fp:
+            manifest = json.load(fp)
+        _check_manifest(path, manifest, report)
+        if not report.ok:
+            return report
+    else:
+        report.notes.append("no manifest: rows and links checked, completeness not checked")
+    fmt = manifest["file_format"] if manifest else _guess_format(path)
+    unfiltered = manifest is not None and not any(manifest["filters"].values())
+    if unfiltered:
+        # A whole-trail export is a contiguous chain: verify it exactly like the database.
+        head = manifest["chain_head"]
+        chain = chain_verify(_read_rows(path, fmt), expected_head=(head["sequence"], head["hash"]))
+        report.rows = chain.checked
+        if not chain.ok:
+            report.problems.append(chain.problem.message)
+        return report
+    last = _check_rows(_read_rows(path, fmt), report)
+    if manifest is not None and report.ok:
+        _check_against_manifest(manifest, report, last)
+    return report
+
+
+def audit_export_compare_database(
+    *, path: str, fmt: str | None = None, batch: int = 1000
+) -> list[str]:
+    """Problems found comparing each exported row with the stored event of its sequence."""
+    rows = _read_rows(path, fmt or _guess_format(path))
+    while chunk := {row["sequence"]: row["hash"] for row in itertools.islice(rows, batch)}:
+        stored = dict(AuditEvent.objects.filter(sequence__in=chunk).values_list("sequence", "hash"))
+        for sequence in sorted(chunk):
+            if stored.get(sequence) != chunk[sequence]:
+                return [f"event #{sequence} differs from the event stored in the database"]
+    return []

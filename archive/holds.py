@@ -1,0 +1,230 @@
+"""Legal holds: place and release them, and refuse (and audit) actions on frozen assets.
+
+Every destructive path (consolidation, quarantine, storage moves, purge) calls
+`hold_guard_check` inside its own transaction, after locking the asset row. A refusal must
+stay on the record even though the caller's transaction rolls back when the refusal
+propagates, and Django has no on-rollback hook. So the guard writes the refusal event in
+the current transaction (which keeps it whenever the caller catches the error and commits,
+e.g. a batch that skips frozen assets) and raises `LegalHoldRefused`, which carries what
+was refused; wrapping the caller's outermost transaction in `hold_refusals_audited()`
+writes the event again, in a transaction of its own, when the rollback took it away:
+
+    @hold_refusals_audited()
+    @transaction.atomic
+    def disposition_execute(*, asset, actor):
+        asset = Asset.objects.select_for_update(no_key=True).get(pk=asset.pk)
+        hold_guard_check(asset=asset, action="purge", actor=actor)
+        ...
+
+Writing the event on a second database connection instead would wait forever for the
+write lock the caller holds (SQLite takes it at BEGIN; PostgreSQL's chain head row is
+locked once the caller has audited anything).
+"""
+
+from collections.abc import Iterable
+from contextlib import ContextDecorator
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from archive.audit import audit_record
+from archive.errors import ArchiveError
+from archive.models import (
+    Asset,
+    AssetSource,
+    AuditEvent,
+    CatalogueEntry,
+    Collection,
+    LegalHold,
+)
+from archive.selectors import asset_active_holds, assets_with_twins
+
+
+class LegalHoldRefused(ArchiveError):
+    """An action on a frozen asset was refused; carries what is needed to audit it again."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        asset_id: int,
+        action: str,
+        actor,
+        holds: list[dict],
+        event_hash: str,
+    ):
+        super().__init__(message, code="legal_hold")
+        self.asset_id = asset_id
+        self.action = action
+        self.actor = actor
+        self.holds = holds
+        self.event_hash = event_hash
+
+    @property
+    def matter_references(self) -> list[str]:
+        return sorted({hold["matter_reference"] for hold in self.holds})
+
+
+def _require(actor, permission: str, doing: str) -> None:
+    if actor is None or not actor.has_perm(permission):
+        raise ArchiveError(f"You do not have permission to {doing}.", code="permission_denied")
+
+
+def _lock_scope(*, assets: list[Asset], entries: list[CatalogueEntry], collections) -> list[int]:
+    """Lock every asset the new hold freezes, then its collections: the guard's order."""
+    named = {a.pk for a in assets} | {e.asset_id for e in entries}
+    family = assets_with_twins(asset_ids=Asset.objects.filter(pk__in=named).values("pk"))
+    # Locking the rows makes placement and any guarded action on them take turns, so an
+    # action either finishes before the hold exists or sees it.
+    locked = list(family.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
+    ids = sorted(c.pk for c in collections)
+    list(Collection.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True))
+    return locked
+
+
+@transaction.atomic
+def legal_hold_place(
+    *,
+    matter_reference: str,
+    reason: str,
+    assets: Iterable[Asset] = (),
+    entries: Iterable[CatalogueEntry] = (),
+    collections: Iterable[Collection] = (),
+    actor,
+) -> LegalHold:
+    """Freeze assets, the assets of catalogue entries, or whole collections for a matter."""
+    _require(actor, "archive.place_legal_hold", "place legal holds")
+    assets, entries, collections = list(assets), list(entries), list(collections)
+    if not matter_reference.strip():
+        raise ArchiveError("A legal hold needs a matter reference.")
+    if not reason.strip():
+        raise ArchiveError("A legal hold needs a reason.")
+    if not (assets or entries or collections):
+        raise ArchiveError("A legal hold needs at least one asset, catalogue entry or collection.")
+    frozen = _lock_scope(assets=assets, entries=entries, collections=collections)
+    hold = LegalHold(
+        matter_reference=matter_reference.strip(), reason=reason.strip(), placed_by=actor
+    )
+    hold.full_clean()
+    hold.save()
+    hold.assets.set(assets)
+    hold.entries.set(entries)
+    hold.collections.set(collections)
+    audit_record(
+        actor=actor,
+        verb="legalhold.placed",
+        obj=hold,
+        after={
+            "matter_reference": hold.matter_reference,
+            "assets": sorted(a.pk for a in assets),
+            "entries": sorted(e.pk for e in entries),
+            "collections": sorted(c.pk for c in collections),
+            "frozen_assets_now": frozen,
+        },
+        reason=hold.reason,
+    )
+    return hold
+
+
+@transaction.atomic
+def legal_hold_release(*, hold: LegalHold, reason: str, actor) -> LegalHold:
+    """Release an active hold, recording who released it and why."""
+    _require(actor, "archive.release_legal_hold", "release legal holds")
+    hold = LegalHold.objects.select_for_update(no_key=True).get(pk=hold.pk)
+    if not hold.is_active:
+        raise ArchiveError(f"The hold {hold.matter_reference} was already released.")
+    if not reason.strip():
+        raise ArchiveError("Releasing a legal hold needs a reason.")
+    hold.released_at = timezone.now()
+    hold.released_by = actor
+    hold.release_reason = reason.strip()
+    hold.full_clean()
+    hold.save(update_fields=["released_at", "released_by", "release_reason"])
+    audit_record(
+        actor=actor,
+        verb="legalhold.released",
+        obj=hold,
+        before={"active": True},
+        after={"active": False, "matter_reference": hold.matter_reference},
+        reason=hold.release_reason,
+    )
+    return hold
+
+
+def _share_lock_holds_scope(*, asset: Asset) -> None:
+    # The caller locked the asset; share-locking its twins and collections as well makes a
+    # concurrent placement on any of them wait for this action or be seen by it, while
+    # guarded actions on other assets of the same collection still run side by side.
+    # SQLite needs nothing: its writers are serialised by the database lock.
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    family = assets_with_twins(asset_ids=Asset.objects.filter(pk=asset.pk).values("pk"))
+    collections = Collection.objects.filter(
+        Q(pk__in=family.values("collection"))
+        | Q(pk__in=AssetSource.objects.filter(asset__in=family).values("collection"))
+        | Q(pk__in=CatalogueEntry.objects.filter(asset__in=family).values("collection"))
+    )
+    with connection.cursor() as cursor:
+        for query in (family, collections):
+            sql, params = query.values("pk").query.sql_with_params()
+            table = query.model._meta.db_table
+            # Django offers no FOR SHARE; the table name comes from the model, not input.
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE id IN ({sql}) ORDER BY id FOR SHARE",  # noqa: S608
+                params,
+            )
+
+
+@transaction.atomic
+def hold_refusal_record(*, refusal: LegalHoldRefused) -> AuditEvent:
+    """Append the audit event of a refused action on a frozen asset."""
+    return audit_record(
+        actor=refusal.actor,
+        verb="legalhold.refused",
+        object_type=Asset._meta.label_lower,
+        object_id=refusal.asset_id,
+        after={"action": refusal.action, "holds": refusal.holds},
+        reason=refusal.message,
+    )
+
+
+def hold_guard_check(*, asset: Asset, action: str, actor) -> None:
+    """Refuse action on asset while a legal hold freezes it, auditing the refused attempt."""
+    _share_lock_holds_scope(asset=asset)
+    holds = asset_active_holds(asset=asset)
+    if not holds:
+        return
+    matters = ", ".join(sorted({hold.matter_reference for hold in holds}))
+    refusal = LegalHoldRefused(
+        f"{asset} is under legal hold ({matters}); {action} refused.",
+        asset_id=asset.pk,
+        action=action,
+        actor=actor,
+        holds=[{"id": h.pk, "matter_reference": h.matter_reference} for h in holds],
+        event_hash="",
+    )
+    refusal.event_hash = hold_refusal_record(refusal=refusal).hash
+    raise refusal
+
+
+class hold_refusals_audited(ContextDecorator):
+    """Wrap a transaction so a hold refusal it rolled back is audited again afterwards."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        if isinstance(exc, LegalHoldRefused):
+            _refusal_persist(refusal=exc)
+        return False
+
+
+def _refusal_persist(*, refusal: LegalHoldRefused) -> None:
+    if connection.needs_rollback:
+        # Still inside a broken outer transaction: nothing can be written here; the outer
+        # boundary (if wrapped as well) records it once that transaction is over.
+        return
+    if AuditEvent.objects.filter(hash=refusal.event_hash).exists():
+        return
+    refusal.event_hash = hold_refusal_record(refusal=refusal).hash

@@ -1,0 +1,194 @@
+"""The review queue in the admin: pending pairs, the compare screen, bulk confirm, undo."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from archive.admin import thumbnail_html
+from archive.errors import ArchiveError
+from archive.models import Collection
+from dedup import admin_views
+from dedup.consolidation import consolidation_undo
+from dedup.models import Consolidation, DuplicateCandidate, Fingerprint, ScanRun
+from dedup.review import BULK_KINDS, Decision, candidate_decide, candidates_bulk_confirm
+from dedup.selectors import KIND_ORDER, QUEUE_ORDER, review_queue_annotate
+
+
+class CollectionFilter(admin.SimpleListFilter):
+    title = "collection"
+    parameter_name = "collection"
+
+    def lookups(self, request, model_admin):
+        return [(c.pk, c.name) for c in Collection.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(
+            Q(asset_a__sources__collection=self.value())
+            | Q(asset_b__sources__collection=self.value())
+        ).distinct()
+
+
+class SensitiveFilter(admin.SimpleListFilter):
+    title = "involves"
+    parameter_name = "involves"
+
+    def lookups(self, request, model_admin):
+        return [("held", "a held asset"), ("published", "a published asset")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "held":
+            return queryset.filter(Q(a_held=True) | Q(b_held=True))
+        if self.value() == "published":
+            return queryset.filter(Q(a_published=True) | Q(b_published=True))
+        return queryset
+
+
+@admin.register(DuplicateCandidate)
+class DuplicateCandidateAdmin(admin.ModelAdmin):
+    list_display = ["pair", "kind", "phash_distance", "dhash_distance", "reason", "flags",
+                    "status", "compare"]
+    list_filter = ["kind", "status", CollectionFilter, SensitiveFilter, "found_by"]
+    search_fields = ["asset_a__original_filename", "asset_b__original_filename",
+                     "asset_a__sha256", "asset_b__sha256"]
+    list_per_page = 50
+    actions = ["bulk_confirm", "bulk_defer"]
+    change_list_template = "admin/dedup/duplicatecandidate/change_list.html"
+
+    def get_queryset(self, request):
+        return review_queue_annotate(super().get_queryset(request)).order_by(*QUEUE_ORDER)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/compare/",
+                 view(lambda r, object_id: admin_views.compare_view(self, r, object_id)),
+                 name="dedup_duplicatecandidate_compare"),
+            path("next/", view(lambda r: admin_views.next_view(self, r)),
+                 name="dedup_duplicatecandidate_next"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        open_pairs = DuplicateCandidate.objects.filter(status__in=["pending", "deferred"])
+        counts = dict(open_pairs.values_list("kind").annotate(n=Count("pk")))
+        extra_context = {
+            **(extra_context or {}),
+            "kind_counts": [(k, counts.get(k, 0)) for k in KIND_ORDER],
+            "open_total": sum(counts.values()),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return admin_views.compare_view(self, request, object_id)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("dedup.review_duplicates")
+
+    @admin.display(description="pair")
+    def pair(self, obj):
+        return format_html('<div class="keepsake-pair">{}{}</div>', thumbnail_html(obj.asset_a),
+                           thumbnail_html(obj.asset_b))
+
+    @admin.display(description="reason")
+    def reason(self, obj):
+        return obj.evidence.get("reason", "")
+
+    @admin.display(description="")
+    def flags(self, obj):
+        labels = []
+        if obj.a_held or obj.b_held:
+            labels.append("held")
+        if obj.a_published or obj.b_published:
+            labels.append("published")
+        return ", ".join(labels)
+
+    @admin.display(description="")
+    def compare(self, obj):
+        url = reverse("admin:dedup_duplicatecandidate_compare", args=[obj.pk])
+        return format_html('<a class="button" href="{}">compare</a>', url)
+
+    @admin.action(description="Confirm selected exact/pixel pairs (suggested canonical)",
+                  permissions=["review"])
+    def bulk_confirm(self, request, queryset):
+        refused = queryset.exclude(kind__in=BULK_KINDS)
+        if refused.exists():
+            self.message_user(request, f"{refused.count()} derivative or similar pairs were left "
+                              "alone: they are decided one at a time.", messages.WARNING)
+        results = candidates_bulk_confirm(candidates=queryset.filter(kind__in=BULK_KINDS),
+                                          actor=request.user)
+        done = sum(1 for _, problem in results if not problem)
+        for candidate, problem in results:
+            if problem:
+                self.message_user(request, f"{candidate}: {problem}", messages.ERROR)
+        self.message_user(request, f"{done} pairs confirmed and consolidated.", messages.SUCCESS)
+
+    @admin.action(description="Defer selected pairs", permissions=["review"])
+    def bulk_defer(self, request, queryset):
+        for candidate in queryset:
+            try:
+                candidate_decide(candidate=candidate, decision=Decision.DEFER, actor=request.user)
+            except ArchiveError as exc:
+                self.message_user(request, f"{candidate}: {exc.message}", messages.ERROR)
+
+
+@admin.register(Consolidation)
+class ConsolidationAdmin(admin.ModelAdmin):
+    list_display = ["pk", "canonical", "created_by", "created_at", "undone_at"]
+    readonly_fields = ["canonical", "provenance", "reason", "created_at", "created_by",
+                       "undone_at", "undone_by"]
+    exclude = ["replaced", "candidates", "snapshot"]
+    actions = ["undo"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("dedup.review_duplicates")
+
+    @admin.action(description="Undo selected consolidations", permissions=["review"])
+    def undo(self, request, queryset):
+        for consolidation in queryset:
+            try:
+                consolidation_undo(consolidation=consolidation, actor=request.user)
+            except ArchiveError as exc:
+                self.message_user(request, f"{consolidation}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{consolidation} undone.", messages.SUCCESS)
+
+
+@admin.register(Fingerprint)
+class FingerprintAdmin(admin.ModelAdmin):
+    list_display = ["asset", "low_information", "error", "hash_version", "computed_at"]
+    list_filter = ["low_information", "hash_version"]
+    search_fields = ["sha256", "asset__original_filename"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScanRun)
+class ScanRunAdmin(FingerprintAdmin):
+    list_display = ["pk", "started_at", "incremental", "recorded", "summary"]
+    list_filter = ["incremental", "recorded"]
+    search_fields = []

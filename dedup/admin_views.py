@@ -1,0 +1,119 @@
+"""The compare screen: both images side by side, the evidence, the records, the decision."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from archive.errors import ArchiveError
+from archive.licensing import licence_terms_compare
+from archive.models import Asset
+from archive.selectors import asset_active_holds
+from dedup.models import DuplicateCandidate
+from dedup.review import OPEN, Decision, candidate_decide, canonical_suggest
+from dedup.selectors import review_next
+
+EVIDENCE_ROWS = [("width", "width"), ("height", "height"), ("pixels", "pixels"),
+                 ("format", "format"), ("lossless", "lossless"), ("size", "file size")]
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[(d, d) for d in Decision.ALL])
+    canonical = forms.IntegerField(required=False)
+    reason = forms.CharField(required=False, max_length=500)
+
+
+def _side(asset: Asset, label: str) -> dict:
+    entries = list(asset.entries.select_related("collection").prefetch_related("licences"))
+    return {
+        "label": label, "asset": asset, "entries": entries,
+        "holds": asset_active_holds(asset=asset),
+        "sources": list(asset.sources.select_related("collection")),
+        "web": reverse("archive:asset-rendition", args=[asset.pk, "web"]),
+        "file": reverse("archive:asset-file", args=[asset.pk]),
+        "admin": reverse("admin:archive_asset_change", args=[asset.pk]),
+    }
+
+
+def _evidence_rows(evidence: dict) -> list[tuple[str, object, object]]:
+    a, b = evidence.get("a", {}), evidence.get("b", {})
+    rows = [(label, a.get(key), b.get(key)) for key, label in EVIDENCE_ROWS if key in a]
+    skip = {"a", "b", "reason", "distances", "larger"}
+    for key, value in sorted(evidence.items()):
+        if key not in skip and not isinstance(value, dict):
+            rows.append((key.replace("_", " "), value, ""))
+        elif key not in skip:
+            for sub, sub_value in sorted(value.items()):
+                if isinstance(sub_value, dict):
+                    continue
+                rows.append((f"{key.replace('_', ' ')}: {sub.replace('_', ' ')}", sub_value, ""))
+    return rows
+
+
+def _decide(model_admin, request, candidate, form):
+    data = form.cleaned_data
+    canonical = None
+    if data["canonical"] in (candidate.asset_a_id, candidate.asset_b_id):
+        canonical = Asset.objects.get(pk=data["canonical"])
+    try:
+        candidate_decide(candidate=candidate, decision=data["decision"], actor=request.user,
+                         canonical=canonical, reason=data["reason"])
+    except ArchiveError as exc:
+        model_admin.message_user(request, exc.message, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+    model_admin.message_user(request, f"Pair {candidate.asset_a_id} ~ {candidate.asset_b_id}: "
+                             f"{data['decision'].replace('_', ' ')}.", messages.SUCCESS)
+    following = review_next(after_id=candidate.pk)
+    if following is None:
+        return HttpResponseRedirect(reverse("admin:dedup_duplicatecandidate_changelist"))
+    return HttpResponseRedirect(
+        reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk]))
+
+
+def compare_view(model_admin, request, object_id):
+    candidate = get_object_or_404(
+        DuplicateCandidate.objects.select_related("asset_a", "asset_b", "decided_by"),
+        pk=object_id)
+    if not model_admin.has_view_permission(request, candidate):
+        raise PermissionDenied
+    may_decide = request.user.has_perm("dedup.review_duplicates")
+    if request.method == "POST":
+        if not may_decide:
+            raise PermissionDenied
+        form = DecisionForm(request.POST)
+        if form.is_valid():
+            return _decide(model_admin, request, candidate, form)
+    suggestion = canonical_suggest(assets=[candidate.asset_a, candidate.asset_b])
+    licences = licence_terms_compare(assets=[candidate.asset_a, candidate.asset_b])
+    following = review_next(after_id=candidate.pk)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": f"Compare pair {candidate.asset_a_id} ~ {candidate.asset_b_id}",
+        "candidate": candidate,
+        "sides": [_side(candidate.asset_a, "a"), _side(candidate.asset_b, "b")],
+        "suggestion": suggestion,
+        "evidence_rows": _evidence_rows(candidate.evidence),
+        "licences": licences,
+        "licence_rows": licences.rows(),
+        "licence_url": reverse("admin:archive_asset_licences")
+        + f"?ids={candidate.asset_a_id},{candidate.asset_b_id}",
+        "is_open": candidate.status in OPEN,
+        "may_decide": may_decide,
+        "next_url": reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk])
+        if following else "",
+        "queue_url": reverse("admin:dedup_duplicatecandidate_changelist"),
+    }
+    return TemplateResponse(request, "admin/dedup/compare.html", context)
+
+
+def next_view(model_admin, request):
+    following = review_next()
+    if following is None:
+        model_admin.message_user(request, "The queue is empty.", messages.INFO)
+        return HttpResponseRedirect(reverse("admin:dedup_duplicatecandidate_changelist"))
+    return HttpResponseRedirect(
+        reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk]))

@@ -1,0 +1,329 @@
+"""Pixel evidence: two images aligned at a common small size, compared globally and locally.
+
+Both files are decoded once at reduced scale (JPEG DCT scaling, box reduction otherwise),
+oriented as displayed. One image is searched for inside the other over a range of crops
+and scales, so a copy cropped by a few per cent lines up with its original; the aligned
+pair is then compared with SSIM on luma, block by block, and on colour and brightness.
+Full-size decodes happen only in `pixels_identical`, for pairs the small view already
+shows to be the same picture.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+from PIL import ExifTags, Image
+from scipy import ndimage, signal
+
+from dedup.imaging import _normalise_mode
+
+# Smallest edge kept by the reduced decode: twice the comparison size, so resampling to
+# the common size always averages several real pixels.
+DECODE_EDGE = 256
+# Longest edge of the aligned comparison, and of the template in the coarse search.
+COMPARE_EDGE = 128
+SEARCH_EDGE = 48
+# A crop may keep as little as this fraction of the original's width or height.
+MIN_KEPT = 0.80
+SCALE_STEP = 0.01
+# Blocks per comparison are about BLOCK_EDGE compare pixels square.
+BLOCK_EDGE = 16
+# A block whose SSIM falls below this differs in content, not in compression noise.
+BLOCK_DIFFERS = 0.5
+# Mean chroma (Cb/Cr distance from neutral, 0-255 scale) below which an image is grey.
+GREY_CHROMA = 2.5
+SSIM_C1 = (0.01 * 255) ** 2
+SSIM_C2 = (0.03 * 255) ** 2
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
+
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Where the inner image sits in the outer one, as fractions of the outer's frame."""
+
+    inner: str  # "a" or "b"
+    left: float
+    top: float
+    width: float
+    height: float
+    score: float
+
+    def box(self, *, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        w, h = size
+        return (
+            self.left * w,
+            self.top * h,
+            (self.left + self.width) * w,
+            (self.top + self.height) * h,
+        )
+
+
+def decode_reduced(*, fp: BinaryIO, edge: int = DECODE_EDGE) -> Image.Image:
+    """Decode the first frame at reduced scale into an oriented RGB image."""
+    fp.seek(0)
+    with Image.open(fp) as im:
+        orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+        if im.format in ("JPEG", "MPO"):
+            im.draft("RGB", (edge, edge))
+        im.load()
+        factor = min(im.width, im.height) // edge
+        small = _normalise_mode(im=im)
+        small = small.reduce(factor) if factor >= 2 else small
+        rgb = small.convert("RGB")
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    return rgb.transpose(method) if method is not None else rgb
+
+
+def decode_full(*, fp: BinaryIO) -> Image.Image:
+    """Decode the first frame at full size, oriented as displayed, in its own mode."""
+    fp.seek(0)
+    with Image.open(fp) as im:
+        orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+        im.load()
+        full = im.copy()
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    return full.transpose(method) if method is not None else full
+
+
+def pixels_identical(*, fp_a: BinaryIO, fp_b: BinaryIO) -> bool:
+    """Tell whether two files decode to exactly the same pixels, as displayed."""
+    a, b = decode_full(fp=fp_a), decode_full(fp=fp_b)
+    if a.size != b.size:
+        return False
+    if a.mode != b.mode:
+        common = _common_mode(a=a, b=b)
+        if common is None:
+            return False
+        a, b = a.convert(common), b.convert(common)
+    return a.tobytes() == b.tobytes()
+
+
+def _common_mode(*, a: Image.Image, b: Image.Image) -> str | None:
+    """The mode both images convert to without loss, or None for different bit depths."""
+    eight_bit = {"1", "L", "P", "RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr", "RGBX"}
+    if a.mode not in eight_bit or b.mode not in eight_bit:
+        return None
+    with_alpha = any(
+        im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info for im in (a, b)
+    )
+    return "RGBA" if with_alpha else "RGB"
+
+
+def _luma(im: Image.Image) -> np.ndarray:
+    return np.asarray(im.convert("L"), dtype=np.float64)
+
+
+def _fit(*, size: tuple[int, int], edge: int) -> tuple[int, int]:
+    """The size with the longest edge at most `edge`, keeping the aspect ratio."""
+    w, h = size
+    scale = min(1.0, edge / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _box_sums(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Sum of every `shape`-sized window of image (valid positions only)."""
+    th, tw = shape
+    padded = np.pad(image.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    return padded[th:, tw:] - padded[:-th, tw:] - padded[th:, :-tw] + padded[:-th, :-tw]
+
+
+def ncc_valid(*, image: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of template at every position inside image."""
+    t = template - template.mean()
+    t_norm = math.sqrt(float((t * t).sum())) or 1.0
+    numerator = signal.fftconvolve(image, t[::-1, ::-1], mode="valid")
+    n = template.size
+    sums = _box_sums(image, template.shape)
+    energy = _box_sums(image * image, template.shape) - sums * sums / n
+    return numerator / (t_norm * np.sqrt(np.maximum(energy, 1e-6)))
+
+
+def _coarse(*, outer: Image.Image, inner: Image.Image, label: str) -> Alignment | None:
+    """Best crop window for inner inside outer over a grid of scales, by NCC."""
+    template = _luma(inner.resize(_fit(size=inner.size, edge=SEARCH_EDGE), Image.BILINEAR))
+    th, tw = template.shape
+    # Every scale is resampled from one copy a little over the largest size needed.
+    outer = outer.resize(_fit(size=outer.size, edge=round(2 * SEARCH_EDGE / MIN_KEPT)))
+    ratio = (outer.width / outer.height) / (inner.width / inner.height)
+    best = None
+    for step in range(int(round((1 - MIN_KEPT) / SCALE_STEP)) + 1):
+        kept_w = 1.0 - step * SCALE_STEP
+        kept_h = min(kept_w * ratio, 1.0)
+        if kept_h < MIN_KEPT or kept_w * ratio > 1.0 + SCALE_STEP:
+            continue
+        size = (max(tw, round(tw / kept_w)), max(th, round(th / kept_h)))
+        scores = ncc_valid(image=_luma(outer.resize(size, Image.BILINEAR)), template=template)
+        y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        score = float(scores[y, x])
+        if best is None or score > best.score:
+            best = Alignment(label, x / size[0], y / size[1], tw / size[0], th / size[1], score)
+    return best
+
+
+def _score(*, outer: Image.Image, target: np.ndarray, a: Alignment) -> float:
+    size = (target.shape[1], target.shape[0])
+    rendered = _luma(outer.resize(size, Image.BILINEAR, box=a.box(size=outer.size)))
+    x, y = rendered - rendered.mean(), target - target.mean()
+    return float((x * y).sum() / (math.sqrt(float((x * x).sum() * (y * y).sum())) or 1.0))
+
+
+def _clamped(a: Alignment, *, left: float, top: float, width: float) -> Alignment:
+    height = width * a.height / a.width
+    width, height = min(width, 1.0), min(height, 1.0)
+    left = min(max(left, 0.0), 1.0 - width)
+    top = min(max(top, 0.0), 1.0 - height)
+    return Alignment(a.inner, left, top, width, height, a.score)
+
+
+def _refine(*, outer: Image.Image, inner: Image.Image, start: Alignment) -> Alignment:
+    """Polish the coarse window to sub-pixel precision at the comparison size."""
+    target = _luma(inner.resize(_fit(size=inner.size, edge=COMPARE_EDGE), Image.BILINEAR))
+    outer = outer.resize(_fit(size=outer.size, edge=2 * COMPARE_EDGE), Image.BILINEAR)
+    unit = 1.0 / target.shape[1]  # one comparison pixel, as a fraction of the inner width
+    best = Alignment(start.inner, start.left, start.top, start.width, start.height, 0.0)
+    best = _with_score(best, _score(outer=outer, target=target, a=best))
+    for step in (2.0, 1.0, 0.5, 0.25):
+        improved = True
+        while improved:
+            improved = False
+            for dl, dt, dw in _moves(step * unit * best.width):
+                trial = _clamped(
+                    best, left=best.left + dl, top=best.top + dt, width=best.width + dw
+                )
+                trial = _with_score(trial, _score(outer=outer, target=target, a=trial))
+                if trial.score > best.score + 1e-6:
+                    best, improved = trial, True
+    return best
+
+
+def _moves(delta: float) -> list[tuple[float, float, float]]:
+    return [
+        (delta, 0.0, 0.0),
+        (-delta, 0.0, 0.0),
+        (0.0, delta, 0.0),
+        (0.0, -delta, 0.0),
+        (-delta / 2, -delta / 2, delta),
+        (delta / 2, delta / 2, -delta),
+        (0.0, 0.0, delta),
+        (0.0, 0.0, -delta),
+        (-delta, -delta, delta),
+        (delta, delta, -delta),
+    ]
+
+
+def _with_score(a: Alignment, score: float) -> Alignment:
+    return Alignment(a.inner, a.left, a.top, a.width, a.height, score)
+
+
+def align(*, a: Image.Image, b: Image.Image) -> Alignment | None:
+    """Find how one image sits inside the other (a crop, a scale, or both), or None."""
+    gray_a, gray_b = a.convert("L"), b.convert("L")
+    found = [
+        _coarse(outer=gray_a, inner=gray_b, label="b"),
+        _coarse(outer=gray_b, inner=gray_a, label="a"),
+    ]
+    found = [f for f in found if f is not None]
+    if not found:
+        return None
+    coarse = max(found, key=lambda f: f.score)
+    outer, inner = (a, b) if coarse.inner == "b" else (b, a)
+    outer, inner = outer.convert("L"), inner.convert("L")
+    return _refine(outer=outer, inner=inner, start=coarse)
+
+
+def ssim_map(*, x: np.ndarray, y: np.ndarray, window: int = 7) -> np.ndarray:
+    """Structural similarity at every pixel (Wang et al. 2004) with a uniform window."""
+    mean_x = ndimage.uniform_filter(x, window)
+    mean_y = ndimage.uniform_filter(y, window)
+    var_x = ndimage.uniform_filter(x * x, window) - mean_x * mean_x
+    var_y = ndimage.uniform_filter(y * y, window) - mean_y * mean_y
+    cov = ndimage.uniform_filter(x * y, window) - mean_x * mean_y
+    return ((2 * mean_x * mean_y + SSIM_C1) * (2 * cov + SSIM_C2)) / (
+        (mean_x**2 + mean_y**2 + SSIM_C1) * (var_x + var_y + SSIM_C2)
+    )
+
+
+def _blocks(ssim: np.ndarray) -> tuple[np.ndarray, int, int]:
+    rows = max(1, round(ssim.shape[0] / BLOCK_EDGE))
+    cols = max(1, round(ssim.shape[1] / BLOCK_EDGE))
+    edges_y = np.linspace(0, ssim.shape[0], rows + 1).astype(int)
+    edges_x = np.linspace(0, ssim.shape[1], cols + 1).astype(int)
+    means = np.array(
+        [
+            [ssim[edges_y[r] : edges_y[r + 1], edges_x[c] : edges_x[c + 1]].mean() for c in range(cols)]
+            for r in range(rows)
+        ]
+    )
+    return means, rows, cols
+
+
+def _chroma(ycc: np.ndarray) -> np.ndarray:
+    return np.hypot(ycc[..., 1] - 128.0, ycc[..., 2] - 128.0)
+
+
+def _linear_mean(luma: np.ndarray) -> float:
+    # Exposure acts on linear light; sRGB-like gamma 2.2 is close enough for a ratio.
+    return float(np.mean((luma / 255.0) ** 2.2)) + 1e-4
+
+
+def aligned_pair(*, a: Image.Image, b: Image.Image, alignment: Alignment):
+    """Both images rendered over the same scene area at the common comparison size."""
+    inner, outer = (b, a) if alignment.inner == "b" else (a, b)
+    size = _fit(size=inner.size, edge=COMPARE_EDGE)
+    inner_small = inner.resize(size, Image.BILINEAR)
+    outer_small = outer.resize(size, Image.BILINEAR, box=alignment.box(size=outer.size))
+    if alignment.inner == "b":
+        return outer_small, inner_small
+    return inner_small, outer_small
+
+
+def compare(*, a: Image.Image, b: Image.Image) -> dict:
+    """Align two reduced images and measure how alike they are, globally and per block."""
+    alignment = align(a=a, b=b)
+    if alignment is None:
+        return {"aligned": False, "note": "aspect ratios too different to align"}
+    small_a, small_b = aligned_pair(a=a, b=b, alignment=alignment)
+    ycc_a = np.asarray(small_a.convert("YCbCr"), dtype=np.float64)
+    ycc_b = np.asarray(small_b.convert("YCbCr"), dtype=np.float64)
+    ssim = ssim_map(x=ycc_a[..., 0], y=ycc_b[..., 0])
+    blocks, rows, cols = _blocks(ssim)
+    worst = np.unravel_index(int(np.argmin(blocks)), blocks.shape)
+    chroma_a, chroma_b = _chroma(ycc_a), _chroma(ycc_b)
+    outer_kept = 100.0 * (1.0 - alignment.width * alignment.height)
+    return {
+        "aligned": True,
+        "compared_at": [small_a.width, small_a.height],
+        "inner": alignment.inner if outer_kept >= 0.5 else None,
+        "crop_percent": round(max(outer_kept, 0.0), 1),
+        "crop_box": [round(v, 4) for v in alignment.box(size=(1, 1))],
+        "correlation": round(alignment.score, 4),
+        "ssim": round(float(ssim.mean()), 4),
+        "worst_block_ssim": round(float(blocks[worst]), 4),
+        "worst_block": [int(worst[0]), int(worst[1])],
+        "blocks": rows * cols,
+        "blocks_differing": int((blocks < BLOCK_DIFFERS).sum()),
+        "mean_abs_difference": round(float(np.abs(ycc_a[..., 0] - ycc_b[..., 0]).mean()), 2),
+        "luma_shift_ev": round(
+            math.log2(_linear_mean(ycc_b[..., 0]) / _linear_mean(ycc_a[..., 0])), 2
+        ),
+        "chroma_a": round(float(chroma_a.mean()), 2),
+        "chroma_b": round(float(chroma_b.mean()), 2),
+        "chroma_difference": round(
+            float(np.hypot(ycc_a[..., 1] - ycc_b[..., 1], ycc_a[..., 2] - ycc_b[..., 2]).mean()),
+            2,
+        ),
+    }

@@ -1,0 +1,133 @@
+"""The curators' decisions on candidate pairs: confirm, not a duplicate, defer."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from archive.audit import audit_record
+from archive.errors import ArchiveError
+from archive.holds import hold_refusals_audited
+from archive.models import Asset
+from dedup.consolidation import consolidation_execute
+from dedup.models import Consolidation, DuplicateCandidate
+
+BULK_KINDS = {DuplicateCandidate.Kind.EXACT, DuplicateCandidate.Kind.PIXEL}
+OPEN = (DuplicateCandidate.Status.PENDING, DuplicateCandidate.Status.DEFERRED)
+LOSSLESS = {"PNG", "TIFF", "BMP", "GIF"}
+
+
+class Decision:
+    CONFIRM = "confirm"
+    NOT_DUPLICATE = "not_duplicate"
+    DEFER = "defer"
+    ALL = (CONFIRM, NOT_DUPLICATE, DEFER)
+
+
+# Each rule scores an asset; the first rule that separates the candidates decides.
+CANONICAL_RULES = {
+    "pixels": (lambda a: a.pixel_count, "highest pixel count"),
+    "lossless": (lambda a: a.format in LOSSLESS, "lossless over lossy"),
+    "original": (lambda a: a.role == Asset.Role.ORIGINAL, "original over derivative"),
+    "metadata": (lambda a: len(a.exif) + a.entries.count(), "richest metadata"),
+    "earliest": (lambda a: -a.ingested_at.timestamp(), "earliest ingest"),
+}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    asset: Asset
+    reason: str
+
+
+def canonical_suggest(*, assets: Iterable[Asset]) -> Suggestion:
+    """The copy to keep, by the configured rules (KEEPSAKE_CANONICAL_RULES), with the reason."""
+    remaining = sorted(assets, key=lambda a: a.pk)
+    for name in settings.KEEPSAKE_CANONICAL_RULES:
+        score, reason = CANONICAL_RULES[name]
+        best = max(score(a) for a in remaining)
+        leaders = [a for a in remaining if score(a) == best]
+        if len(leaders) < len(remaining):
+            if len(leaders) == 1:
+                return Suggestion(leaders[0], reason)
+            remaining = leaders
+    return Suggestion(remaining[0], "all rules tie; the first ingested is kept")
+
+
+def _require_reviewer(actor) -> None:
+    if actor is None or not actor.has_perm("dedup.review_duplicates"):
+        raise ArchiveError("Deciding duplicate pairs needs the review permission.",
+                           code="permission_denied")
+
+
+def _lock_open(candidate: DuplicateCandidate) -> DuplicateCandidate:
+    locked = DuplicateCandidate.objects.select_for_update(no_key=True).get(pk=candidate.pk)
+    if locked.status not in OPEN:
+        by = locked.decided_by.get_username() if locked.decided_by else "someone"
+        raise ArchiveError(f"This pair was already decided ({locked.get_status_display()}) "
+                           f"by {by}.", code="conflict")
+    return locked
+
+
+def _record(candidate: DuplicateCandidate, status: str, actor, reason: str) -> None:
+    before = candidate.status
+    candidate.status, candidate.decided_by = status, actor
+    candidate.decided_at = timezone.now()
+    candidate.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(actor=actor, verb=f"candidate.{status}", obj=candidate, reason=reason,
+                 before={"status": before}, after={"status": status})
+
+
+@hold_refusals_audited()
+@transaction.atomic
+def candidate_decide(
+    *, candidate: DuplicateCandidate, decision: str, actor, canonical: Asset | None = None,
+    reason: str = "",
+) -> Consolidation | None:
+    """Apply one curator decision; a confirmation consolidates the pair into canonical."""
+    _require_reviewer(actor)
+    if decision not in Decision.ALL:
+        raise ArchiveError(f"Unknown decision {decision!r}.", code="invalid")
+    candidate = _lock_open(candidate)
+    if decision == Decision.DEFER:
+        _record(candidate, DuplicateCandidate.Status.DEFERRED, actor, reason)
+        return None
+    if decision == Decision.NOT_DUPLICATE:
+        _record(candidate, DuplicateCandidate.Status.REJECTED, actor, reason)
+        return None
+    pair = {candidate.asset_a_id, candidate.asset_b_id}
+    if canonical is None or canonical.pk not in pair:
+        raise ArchiveError("Choose which of the two assets is the canonical copy.",
+                           code="invalid")
+    (replaced_id,) = pair - {canonical.pk}
+    _record(candidate, DuplicateCandidate.Status.CONFIRMED, actor, reason)
+    return consolidation_execute(
+        canonical=canonical, replaced=[Asset.objects.get(pk=replaced_id)],
+        candidates=[candidate], actor=actor, reason=reason,
+    )
+
+
+def candidates_bulk_confirm(*, candidates: Iterable[DuplicateCandidate], actor) -> list:
+    """Confirm exact and pixel pairs in bulk, each with its suggested canonical.
+
+    Derivative and similar pairs need a person to look at each one; they are refused.
+    Each pair is its own transaction, so one refusal (a hold, a licence conflict) does not
+    undo the others; the results say what happened to each.
+    """
+    results = []
+    for candidate in candidates:
+        if candidate.kind not in BULK_KINDS:
+            results.append((candidate, f"{candidate.get_kind_display()} pairs are decided one "
+                                       "at a time, never in bulk"))
+            continue
+        suggestion = canonical_suggest(assets=[candidate.asset_a, candidate.asset_b])
+        try:
+            candidate_decide(candidate=candidate, decision=Decision.CONFIRM, actor=actor,
+                             canonical=suggestion.asset, reason="bulk confirm")
+        except ArchiveError as exc:
+            results.append((candidate, exc.message))
+        else:
+            results.append((candidate, ""))
+    return results

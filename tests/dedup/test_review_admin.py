@@ -1,0 +1,129 @@
+"""The review queue and compare screen in the admin, and links of replaced assets."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from archive.models import Asset
+from dedup.models import DuplicateCandidate
+from tests.archive.helpers import ingest_bytes
+from tests.conftest import image_bytes, make_scene
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = reverse("admin:dedup_duplicatecandidate_changelist")
+
+
+@pytest.fixture
+def archivist(client):
+    user = get_user_model().objects.create_user("archivist", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=[
+        "review_duplicates", "view_duplicatecandidate", "view_asset", "view_licence",
+        "view_catalogueentry"]))
+    client.force_login(user)
+    return client
+
+
+def make_pairs(collection, count: int):
+    pairs = []
+    for i in range(count):
+        scene = make_scene(100 + i)
+        a = ingest_bytes(image_bytes(scene, quality=95), collection=collection, path=f"{i}.jpg")
+        b = ingest_bytes(image_bytes(scene.resize((160, 120)), quality=60),
+                         collection=collection, path=f"{i}-small.jpg")
+        pairs.append((a.asset, b.asset))
+    return pairs
+
+
+def queue_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(QUEUE).status_code == 200
+    return len(queries)
+
+
+def test_queue_shows_counts_and_needs_no_query_per_row(archivist, collection):
+    make_pairs(collection, 2)
+    few = queue_queries(archivist)
+    make_pairs(collection, 4)
+
+    response = archivist.get(QUEUE)
+
+    assert queue_queries(archivist) == few
+    page = response.content.decode()
+    assert DuplicateCandidate.objects.count() > 2
+    assert f"{DuplicateCandidate.objects.count()} open pairs" in page
+    assert reverse("admin:dedup_duplicatecandidate_next") in page
+
+
+def test_compare_screen_shows_both_sides_evidence_and_records(archivist, collection):
+    (big, small), = make_pairs(collection, 1)
+    candidate = DuplicateCandidate.objects.get()
+
+    response = archivist.get(reverse("admin:dedup_duplicatecandidate_compare",
+                                     args=[candidate.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    for asset in (big, small):
+        assert reverse("archive:asset-rendition", args=[asset.pk, "web"]) in page
+    assert "suggested canonical: highest pixel count" in page
+    assert f'value="{big.pk}" checked' in page
+    assert "Evidence" in page and "0.jpg" in page and "keepsake/compare.js" in page
+
+
+def test_confirming_on_the_compare_screen_consolidates_and_moves_on(archivist, collection):
+    (big, small), (other_big, _) = make_pairs(collection, 2)
+    assert DuplicateCandidate.objects.count() == 2
+    first = DuplicateCandidate.objects.get(asset_a=big)
+    second = DuplicateCandidate.objects.get(asset_a=other_big)
+    url = reverse("admin:dedup_duplicatecandidate_compare", args=[first.pk])
+
+    response = archivist.post(url, {"decision": "confirm", "canonical": big.pk})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:dedup_duplicatecandidate_compare",
+                                           args=[second.pk])
+    small.refresh_from_db()
+    assert (small.replaced_by, small.state) == (big, Asset.State.QUARANTINED)
+
+
+def test_replaced_assets_links_redirect_to_the_canonical(archivist, collection, staff):
+    (big, small), = make_pairs(collection, 1)
+    candidate = DuplicateCandidate.objects.get()
+    archivist.post(reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk]),
+                   {"decision": "confirm", "canonical": big.pk})
+    archivist.force_login(staff)
+
+    file_url = archivist.get(reverse("archive:asset-file", args=[small.pk]))
+    page = archivist.get(reverse("admin:archive_asset_change", args=[small.pk]))
+    itself = archivist.get(reverse("admin:archive_asset_change", args=[small.pk]) + "?replaced=1")
+
+    assert file_url.status_code == 302
+    assert file_url["Location"] == reverse("archive:asset-file", args=[big.pk])
+    assert page["Location"] == reverse("admin:archive_asset_change", args=[big.pk])
+    assert itself.status_code == 200
+
+
+def test_look_alikes_cannot_be_bulk_confirmed(archivist, collection):
+    make_pairs(collection, 1)
+    candidate = DuplicateCandidate.objects.get()
+
+    archivist.post(QUEUE, {"action": "bulk_confirm", "_selected_action": [candidate.pk]})
+
+    candidate.refresh_from_db()
+    assert candidate.status == DuplicateCandidate.Status.PENDING
+
+
+def test_viewers_without_the_review_permission_cannot_decide(client, collection):
+    make_pairs(collection, 1)
+    candidate = DuplicateCandidate.objects.get()
+    viewer = get_user_model().objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_duplicatecandidate"))
+    client.force_login(viewer)
+    url = reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk])
+
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"decision": "defer"}).status_code == 403
