@@ -48,11 +48,23 @@ class SensitiveFilter(admin.SimpleListFilter):
 
 @admin.register(DuplicateCandidate)
 class DuplicateCandidateAdmin(admin.ModelAdmin):
-    list_display = ["pair", "kind", "phash_distance", "dhash_distance", "reason", "flags",
-                    "status", "compare"]
+    list_display = [
+        "pair",
+        "kind",
+        "phash_distance",
+        "dhash_distance",
+        "reason",
+        "flags",
+        "status",
+        "compare",
+    ]
     list_filter = ["kind", "status", CollectionFilter, SensitiveFilter, "found_by"]
-    search_fields = ["asset_a__original_filename", "asset_b__original_filename",
-                     "asset_a__sha256", "asset_b__sha256"]
+    search_fields = [
+        "asset_a__original_filename",
+        "asset_b__original_filename",
+        "asset_a__sha256",
+        "asset_b__sha256",
+    ]
     list_per_page = 50
     actions = ["bulk_confirm", "bulk_defer"]
     change_list_template = "admin/dedup/duplicatecandidate/change_list.html"
@@ -63,11 +75,16 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("<int:object_id>/compare/",
-                 view(lambda r, object_id: admin_views.compare_view(self, r, object_id)),
-                 name="dedup_duplicatecandidate_compare"),
-            path("next/", view(lambda r: admin_views.next_view(self, r)),
-                 name="dedup_duplicatecandidate_next"),
+            path(
+                "<int:object_id>/compare/",
+                view(lambda r, object_id: admin_views.compare_view(self, r, object_id)),
+                name="dedup_duplicatecandidate_compare",
+            ),
+            path(
+                "next/",
+                view(lambda r: admin_views.next_view(self, r)),
+                name="dedup_duplicatecandidate_next",
+            ),
             *super().get_urls(),
         ]
 
@@ -95,8 +112,11 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
 
     @admin.display(description="pair")
     def pair(self, obj):
-        return format_html('<div class="keepsake-pair">{}{}</div>', thumbnail_html(obj.asset_a),
-                           thumbnail_html(obj.asset_b))
+        return format_html(
+            '<div class="keepsake-pair">{}{}</div>',
+            thumbnail_html(obj.asset_a),
+            thumbnail_html(obj.asset_b),
+        )
 
     @admin.display(description="reason")
     def reason(self, obj):
@@ -116,15 +136,22 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         url = reverse("admin:dedup_duplicatecandidate_compare", args=[obj.pk])
         return format_html('<a class="button" href="{}">compare</a>', url)
 
-    @admin.action(description="Confirm selected exact/pixel pairs (suggested canonical)",
-                  permissions=["review"])
+    @admin.action(
+        description="Confirm selected exact/pixel pairs (suggested canonical)",
+        permissions=["review"],
+    )
     def bulk_confirm(self, request, queryset):
         refused = queryset.exclude(kind__in=BULK_KINDS)
         if refused.exists():
-            self.message_user(request, f"{refused.count()} derivative or similar pairs were left "
-                              "alone: they are decided one at a time.", messages.WARNING)
-        results = candidates_bulk_confirm(candidates=queryset.filter(kind__in=BULK_KINDS),
-                                          actor=request.user)
+            self.message_user(
+                request,
+                f"{refused.count()} derivative or similar pairs were left "
+                "alone: they are decided one at a time.",
+                messages.WARNING,
+            )
+        results = candidates_bulk_confirm(
+            candidates=queryset.filter(kind__in=BULK_KINDS), actor=request.user
+        )
         done = sum(1 for _, problem in results if not problem)
         for candidate, problem in results:
             if problem:
@@ -143,8 +170,15 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
 @admin.register(Consolidation)
 class ConsolidationAdmin(admin.ModelAdmin):
     list_display = ["pk", "canonical", "created_by", "created_at", "undone_at"]
-    readonly_fields = ["canonical", "provenance", "reason", "created_at", "created_by",
-                       "undone_at", "undone_by"]
+    readonly_fields = [
+        "canonical",
+        "provenance",
+        "reason",
+        "created_at",
+        "created_by",
+        "undone_at",
+        "undone_by",
+    ]
     exclude = ["replaced", "candidates", "snapshot"]
     actions = ["undo"]
 

@@ -16,8 +16,14 @@ from dedup.models import DuplicateCandidate
 from dedup.review import OPEN, Decision, candidate_decide, canonical_suggest
 from dedup.selectors import review_next
 
-EVIDENCE_ROWS = [("width", "width"), ("height", "height"), ("pixels", "pixels"),
-                 ("format", "format"), ("lossless", "lossless"), ("size", "file size")]
+EVIDENCE_ROWS = [
+    ("width", "width"),
+    ("height", "height"),
+    ("pixels", "pixels"),
+    ("format", "format"),
+    ("lossless", "lossless"),
+    ("size", "file size"),
+]
 
 
 class DecisionForm(forms.Form):
@@ -29,7 +35,9 @@ class DecisionForm(forms.Form):
 def _side(asset: Asset, label: str) -> dict:
     entries = list(asset.entries.select_related("collection").prefetch_related("licences"))
     return {
-        "label": label, "asset": asset, "entries": entries,
+        "label": label,
+        "asset": asset,
+        "entries": entries,
         "holds": asset_active_holds(asset=asset),
         "sources": list(asset.sources.select_related("collection")),
         "web": reverse("archive:asset-rendition", args=[asset.pk, "web"]),
@@ -59,24 +67,34 @@ def _decide(model_admin, request, candidate, form):
     if data["canonical"] in (candidate.asset_a_id, candidate.asset_b_id):
         canonical = Asset.objects.get(pk=data["canonical"])
     try:
-        candidate_decide(candidate=candidate, decision=data["decision"], actor=request.user,
-                         canonical=canonical, reason=data["reason"])
+        candidate_decide(
+            candidate=candidate,
+            decision=data["decision"],
+            actor=request.user,
+            canonical=canonical,
+            reason=data["reason"],
+        )
     except ArchiveError as exc:
         model_admin.message_user(request, exc.message, messages.ERROR)
         return HttpResponseRedirect(request.get_full_path())
-    model_admin.message_user(request, f"Pair {candidate.asset_a_id} ~ {candidate.asset_b_id}: "
-                             f"{data['decision'].replace('_', ' ')}.", messages.SUCCESS)
+    model_admin.message_user(
+        request,
+        f"Pair {candidate.asset_a_id} ~ {candidate.asset_b_id}: "
+        f"{data['decision'].replace('_', ' ')}.",
+        messages.SUCCESS,
+    )
     following = review_next(after_id=candidate.pk)
     if following is None:
         return HttpResponseRedirect(reverse("admin:dedup_duplicatecandidate_changelist"))
     return HttpResponseRedirect(
-        reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk]))
+        reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk])
+    )
 
 
 def compare_view(model_admin, request, object_id):
     candidate = get_object_or_404(
-        DuplicateCandidate.objects.select_related("asset_a", "asset_b", "decided_by"),
-        pk=object_id)
+        DuplicateCandidate.objects.select_related("asset_a", "asset_b", "decided_by"), pk=object_id
+    )
     if not model_admin.has_view_permission(request, candidate):
         raise PermissionDenied
     may_decide = request.user.has_perm("dedup.review_duplicates")
@@ -104,7 +122,8 @@ def compare_view(model_admin, request, object_id):
         "is_open": candidate.status in OPEN,
         "may_decide": may_decide,
         "next_url": reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk])
-        if following else "",
+        if following
+        else "",
         "queue_url": reverse("admin:dedup_duplicatecandidate_changelist"),
     }
     return TemplateResponse(request, "admin/dedup/compare.html", context)
@@ -116,4 +135,5 @@ def next_view(model_admin, request):
         model_admin.message_user(request, "The queue is empty.", messages.INFO)
         return HttpResponseRedirect(reverse("admin:dedup_duplicatecandidate_changelist"))
     return HttpResponseRedirect(
-        reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk]))
+        reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk])
+    )

@@ -5,6 +5,19 @@ class DedupConfig(AppConfig):
     name = "dedup"
     verbose_name = "Duplicates"
     default_auto_field = "django.db.models.BigAutoField"
+    # Merged into the roles by archive.roles / `setup_roles`.
+    keepsake_role_permissions = {
+        "Archivist": [
+            "dedup.view_duplicatecandidate",
+            "dedup.review_duplicates",
+            "dedup.view_consolidation",
+            "dedup.view_fingerprint",
+            "dedup.view_scanrun",
+        ],
+        "Licensing": ["dedup.view_duplicatecandidate"],
+        "Compliance": ["dedup.view_duplicatecandidate", "dedup.view_consolidation"],
+        "Operator": ["dedup.view_fingerprint", "dedup.view_scanrun"],
+    }
 
     def ready(self):
         from dedup import index, signals  # noqa: F401  (connects receivers)

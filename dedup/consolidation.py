@@ -27,15 +27,14 @@ def _lock_group(canonical: Asset, replaced: list[Asset]) -> tuple[Asset, list[As
     # Fixed lock order (by primary key) so two consolidations never deadlock.
     locked = {
         asset.pk: asset
-        for asset in Asset.objects.filter(pk__in=ids).order_by("pk").select_for_update(
-            no_key=True
-        )
+        for asset in Asset.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True)
     }
     group = [locked[canonical.pk], *(locked[a.pk] for a in replaced)]
     for asset in group:
         if asset.state != Asset.State.ACTIVE or asset.replaced_by_id is not None:
-            raise ArchiveError(f"{asset} is no longer active; reload and decide again.",
-                               code="conflict")
+            raise ArchiveError(
+                f"{asset} is no longer active; reload and decide again.", code="conflict"
+            )
     if canonical.pk in {a.pk for a in replaced}:
         raise ArchiveError("The canonical asset cannot replace itself.", code="invalid")
     return group[0], group[1:]
@@ -72,8 +71,13 @@ def _entries_repoint(canonical: Asset, replaced: list[Asset], actor) -> list[dic
     entries = CatalogueEntry.objects.filter(asset__in=replaced).order_by("pk")
     for entry in entries.select_for_update(no_key=True):
         moved.append({"entry": entry.pk, "from_asset": entry.asset_id})
-        audit_record(actor=actor, verb="entry.repointed", obj=entry,
-                     before={"asset": entry.asset_id}, after={"asset": canonical.pk})
+        audit_record(
+            actor=actor,
+            verb="entry.repointed",
+            obj=entry,
+            before={"asset": entry.asset_id},
+            after={"asset": canonical.pk},
+        )
     entries.update(asset=canonical)
     return moved
 
@@ -83,10 +87,18 @@ def _provenance(canonical, replaced, exif_provenance, moved) -> dict:
         "exif": exif_provenance,
         "entries": moved,
         "replaced": [
-            {"asset": a.pk, "sha256": a.sha256, "original_path": a.original_path,
-             "format": a.format, "width": a.width, "height": a.height,
-             "sources": [{"collection": s.collection.name, "path": s.path}
-                         for s in a.sources.select_related("collection")]}
+            {
+                "asset": a.pk,
+                "sha256": a.sha256,
+                "original_path": a.original_path,
+                "format": a.format,
+                "width": a.width,
+                "height": a.height,
+                "sources": [
+                    {"collection": s.collection.name, "path": s.path}
+                    for s in a.sources.select_related("collection")
+                ],
+            }
             for a in replaced
         ],
     }
@@ -95,7 +107,11 @@ def _provenance(canonical, replaced, exif_provenance, moved) -> dict:
 @hold_refusals_audited()
 @transaction.atomic
 def consolidation_execute(
-    *, canonical: Asset, replaced: list[Asset], candidates: list[DuplicateCandidate], actor,
+    *,
+    canonical: Asset,
+    replaced: list[Asset],
+    candidates: list[DuplicateCandidate],
+    actor,
     reason: str = "",
 ) -> Consolidation:
     """Consolidate replaced assets into canonical; every step audited, all or nothing."""
@@ -108,20 +124,33 @@ def consolidation_execute(
     canonical.exif = merged
     canonical.save(update_fields=["exif"])
     consolidation = Consolidation.objects.create(
-        canonical=canonical, provenance=_provenance(canonical, replaced, exif_provenance, moved),
-        snapshot=snapshot, reason=reason, created_by=actor,
+        canonical=canonical,
+        provenance=_provenance(canonical, replaced, exif_provenance, moved),
+        snapshot=snapshot,
+        reason=reason,
+        created_by=actor,
     )
     consolidation.replaced.set(replaced)
     consolidation.candidates.set(candidates)
     for asset in replaced:
         asset.replaced_by = canonical
         asset.save(update_fields=["replaced_by"])
-        asset_quarantine(asset=asset, actor=actor,
-                         reason=f"replaced by asset {canonical.pk} (consolidation "
-                                f"{consolidation.pk})")
-    audit_record(actor=actor, verb="consolidation.executed", obj=consolidation, reason=reason,
-                 after={"canonical": canonical.pk, "replaced": [a.pk for a in replaced],
-                        "entries_moved": len(moved)})
+        asset_quarantine(
+            asset=asset,
+            actor=actor,
+            reason=f"replaced by asset {canonical.pk} (consolidation {consolidation.pk})",
+        )
+    audit_record(
+        actor=actor,
+        verb="consolidation.executed",
+        obj=consolidation,
+        reason=reason,
+        after={
+            "canonical": canonical.pk,
+            "replaced": [a.pk for a in replaced],
+            "entries_moved": len(moved),
+        },
+    )
     return consolidation
 
 
@@ -133,14 +162,14 @@ def consolidation_undo_deadline(consolidation: Consolidation):
 def consolidation_undo(*, consolidation: Consolidation, actor, reason: str = "") -> None:
     """Put back entries, metadata and assets exactly as they were before consolidation."""
     if actor is None or not actor.has_perm("dedup.review_duplicates"):
-        raise ArchiveError("Undoing a consolidation needs the review permission.",
-                           code="permission_denied")
+        raise ArchiveError(
+            "Undoing a consolidation needs the review permission.", code="permission_denied"
+        )
     consolidation = Consolidation.objects.select_for_update(no_key=True).get(pk=consolidation.pk)
     if consolidation.undone_at is not None:
         raise ArchiveError("This consolidation was already undone.", code="conflict")
     if timezone.now() > consolidation_undo_deadline(consolidation):
-        raise ArchiveError("The restore window of this consolidation has closed.",
-                           code="conflict")
+        raise ArchiveError("The restore window of this consolidation has closed.", code="conflict")
     canonical = Asset.objects.select_for_update(no_key=True).get(pk=consolidation.canonical_id)
     for moved in consolidation.snapshot["entries"]:
         CatalogueEntry.objects.filter(pk=moved["entry"]).update(asset=moved["from_asset"])
@@ -149,9 +178,15 @@ def consolidation_undo(*, consolidation: Consolidation, actor, reason: str = "")
     for asset in consolidation.replaced.order_by("pk"):
         asset_restore(asset=asset, actor=actor, reason=f"undo of consolidation {consolidation.pk}")
         Asset.objects.filter(pk=asset.pk).update(replaced_by=None)
-    consolidation.candidates.update(status=DuplicateCandidate.Status.PENDING, decided_by=None,
-                                    decided_at=None)
+    consolidation.candidates.update(
+        status=DuplicateCandidate.Status.PENDING, decided_by=None, decided_at=None
+    )
     consolidation.undone_at, consolidation.undone_by = timezone.now(), actor
     consolidation.save(update_fields=["undone_at", "undone_by"])
-    audit_record(actor=actor, verb="consolidation.undone", obj=consolidation, reason=reason,
-                 after={"entries_restored": len(consolidation.snapshot["entries"])})
+    audit_record(
+        actor=actor,
+        verb="consolidation.undone",
+        obj=consolidation,
+        reason=reason,
+        after={"entries_restored": len(consolidation.snapshot["entries"])},
+    )

@@ -1,8 +1,14 @@
 """Multi-index hashing (Norouzi, Punjani & Fleet, CVPR 2012) for 64-bit perceptual hashes.
 
-A code is cut into bands; if two codes differ in at most k bits, the pigeonhole principle
-guarantees that some band differs in few bits, so only codes sharing a nearby band value need
-a full comparison. Pure Python + numpy: no Django imports.
+A code is cut into m bands. If two codes differ in at most k bits and band i is probed with
+radius r_i where sum(r_i + 1) = k + 1, some band must differ by at most its radius (the
+pigeonhole principle), so only codes with a nearby band value need a full comparison.
+
+bands_of / band_probes serve database lookups (4 bands of 16 bits by default). all_pairs is
+the in-memory join: per band it sorts codes by band value, keeps dense per-value tables, and
+for every flip mask compares each code with the partner bucket through a 32-bit prefilter
+over bits outside the band, in cache-sized blocks. A pair is kept only by the first band that
+can see it, so no global set is needed. Pure Python + numpy: no Django imports.
 """
 
 from __future__ import annotations
@@ -449,6 +455,7 @@ class _Verifier:
     def __call__(
         self, *, pos_a: np.ndarray, pos_b: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (original index a, original index b, distance) for pairs this band keeps."""
         codes = self.table.codes
         diff = codes[pos_a] ^ codes[pos_b]
         dist = np.bitwise_count(diff)

@@ -58,16 +58,19 @@ def canonical_suggest(*, assets: Iterable[Asset]) -> Suggestion:
 
 def _require_reviewer(actor) -> None:
     if actor is None or not actor.has_perm("dedup.review_duplicates"):
-        raise ArchiveError("Deciding duplicate pairs needs the review permission.",
-                           code="permission_denied")
+        raise ArchiveError(
+            "Deciding duplicate pairs needs the review permission.", code="permission_denied"
+        )
 
 
 def _lock_open(candidate: DuplicateCandidate) -> DuplicateCandidate:
     locked = DuplicateCandidate.objects.select_for_update(no_key=True).get(pk=candidate.pk)
     if locked.status not in OPEN:
         by = locked.decided_by.get_username() if locked.decided_by else "someone"
-        raise ArchiveError(f"This pair was already decided ({locked.get_status_display()}) "
-                           f"by {by}.", code="conflict")
+        raise ArchiveError(
+            f"This pair was already decided ({locked.get_status_display()}) by {by}.",
+            code="conflict",
+        )
     return locked
 
 
@@ -76,14 +79,24 @@ def _record(candidate: DuplicateCandidate, status: str, actor, reason: str) -> N
     candidate.status, candidate.decided_by = status, actor
     candidate.decided_at = timezone.now()
     candidate.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(actor=actor, verb=f"candidate.{status}", obj=candidate, reason=reason,
-                 before={"status": before}, after={"status": status})
+    audit_record(
+        actor=actor,
+        verb=f"candidate.{status}",
+        obj=candidate,
+        reason=reason,
+        before={"status": before},
+        after={"status": status},
+    )
 
 
 @hold_refusals_audited()
 @transaction.atomic
 def candidate_decide(
-    *, candidate: DuplicateCandidate, decision: str, actor, canonical: Asset | None = None,
+    *,
+    candidate: DuplicateCandidate,
+    decision: str,
+    actor,
+    canonical: Asset | None = None,
     reason: str = "",
 ) -> Consolidation | None:
     """Apply one curator decision; a confirmation consolidates the pair into canonical."""
@@ -99,13 +112,15 @@ def candidate_decide(
         return None
     pair = {candidate.asset_a_id, candidate.asset_b_id}
     if canonical is None or canonical.pk not in pair:
-        raise ArchiveError("Choose which of the two assets is the canonical copy.",
-                           code="invalid")
+        raise ArchiveError("Choose which of the two assets is the canonical copy.", code="invalid")
     (replaced_id,) = pair - {canonical.pk}
     _record(candidate, DuplicateCandidate.Status.CONFIRMED, actor, reason)
     return consolidation_execute(
-        canonical=canonical, replaced=[Asset.objects.get(pk=replaced_id)],
-        candidates=[candidate], actor=actor, reason=reason,
+        canonical=canonical,
+        replaced=[Asset.objects.get(pk=replaced_id)],
+        candidates=[candidate],
+        actor=actor,
+        reason=reason,
     )
 
 
@@ -119,13 +134,23 @@ def candidates_bulk_confirm(*, candidates: Iterable[DuplicateCandidate], actor) 
     results = []
     for candidate in candidates:
         if candidate.kind not in BULK_KINDS:
-            results.append((candidate, f"{candidate.get_kind_display()} pairs are decided one "
-                                       "at a time, never in bulk"))
+            results.append(
+                (
+                    candidate,
+                    f"{candidate.get_kind_display()} pairs are decided one "
+                    "at a time, never in bulk",
+                )
+            )
             continue
         suggestion = canonical_suggest(assets=[candidate.asset_a, candidate.asset_b])
         try:
-            candidate_decide(candidate=candidate, decision=Decision.CONFIRM, actor=actor,
-                             canonical=suggestion.asset, reason="bulk confirm")
+            candidate_decide(
+                candidate=candidate,
+                decision=Decision.CONFIRM,
+                actor=actor,
+                canonical=suggestion.asset,
+                reason="bulk confirm",
+            )
         except ArchiveError as exc:
             results.append((candidate, exc.message))
         else:

@@ -24,10 +24,13 @@ def review_queue_annotate(queryset):
     frozen = frozen_asset_ids()
     published = CatalogueEntry.objects.filter(published=True)
     return queryset.select_related("asset_a", "asset_b").annotate(
-        kind_rank=Case(*[When(kind=k, then=Value(i)) for i, k in enumerate(KIND_ORDER)],
-                       output_field=IntegerField()),
-        status_rank=Case(When(status="pending", then=Value(0)), default=Value(1),
-                         output_field=IntegerField()),
+        kind_rank=Case(
+            *[When(kind=k, then=Value(i)) for i, k in enumerate(KIND_ORDER)],
+            output_field=IntegerField(),
+        ),
+        status_rank=Case(
+            When(status="pending", then=Value(0)), default=Value(1), output_field=IntegerField()
+        ),
         a_held=Q(asset_a__in=frozen),
         b_held=Q(asset_b__in=frozen),
         a_published=Exists(published.filter(asset=OuterRef("asset_a"))),

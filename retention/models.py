@@ -27,10 +27,12 @@ class QuarantineRecord(models.Model):
 
     class Meta:
         ordering = ["-quarantined_at", "-pk"]
+        permissions = [("restore_asset", "Can restore quarantined assets")]
         constraints = [
             # One open quarantine per asset: a second would hide the first one's deadline.
             models.UniqueConstraint(
-                fields=["asset"], condition=Q(restored_at__isnull=True),
+                fields=["asset"],
+                condition=Q(restored_at__isnull=True),
                 name="quarantine_one_open_per_asset",
             ),
             models.CheckConstraint(

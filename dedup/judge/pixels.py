@@ -29,7 +29,16 @@ COMPARE_EDGE = 128
 SEARCH_EDGE = 48
 # A crop may keep as little as this fraction of the original's width or height.
 MIN_KEPT = 0.80
-SCALE_STEP = 0.01
+# Kept-width steps of the coarse search, and of the fine search around its best width.
+COARSE_STEP = 0.02
+FINE_STEP = 0.005
+FINE_SPAN = 4
+FINE_EDGE = 96
+# Coarse scores of the two directions (a inside b, b inside a) this close are both refined.
+DIRECTION_MARGIN = 0.02
+# Coordinate-descent step sizes (comparison pixels) and sweeps per step in the refinement.
+REFINE_STEPS = (0.5, 0.25)
+REFINE_SWEEPS = 1
 # Blocks per comparison are about BLOCK_EDGE compare pixels square.
 BLOCK_EDGE = 16
 # A block whose SSIM falls below this differs in content, not in compression noise.
@@ -152,18 +161,19 @@ def ncc_valid(*, image: np.ndarray, template: np.ndarray) -> np.ndarray:
     return numerator / (t_norm * np.sqrt(np.maximum(energy, 1e-6)))
 
 
-def _coarse(*, outer: Image.Image, inner: Image.Image, label: str) -> Alignment | None:
-    """Best crop window for inner inside outer over a grid of scales, by NCC."""
-    template = _luma(inner.resize(_fit(size=inner.size, edge=SEARCH_EDGE), Image.BILINEAR))
+def _search(
+    *, outer: Image.Image, inner: Image.Image, label: str, edge: int, kept: list[float]
+) -> Alignment | None:
+    """Best window for inner inside outer over the given kept widths, by NCC at `edge`."""
+    template = _luma(inner.resize(_fit(size=inner.size, edge=edge), Image.BILINEAR))
     th, tw = template.shape
     # Every scale is resampled from one copy a little over the largest size needed.
-    outer = outer.resize(_fit(size=outer.size, edge=round(2 * SEARCH_EDGE / MIN_KEPT)))
+    outer = outer.resize(_fit(size=outer.size, edge=round(2 * edge / MIN_KEPT)), Image.BILINEAR)
     ratio = (outer.width / outer.height) / (inner.width / inner.height)
     best = None
-    for step in range(int(round((1 - MIN_KEPT) / SCALE_STEP)) + 1):
-        kept_w = 1.0 - step * SCALE_STEP
+    for kept_w in kept:
         kept_h = min(kept_w * ratio, 1.0)
-        if kept_h < MIN_KEPT or kept_w * ratio > 1.0 + SCALE_STEP:
+        if not MIN_KEPT <= kept_w <= 1.0 or kept_h < MIN_KEPT or kept_w * ratio > 1.02:
             continue
         size = (max(tw, round(tw / kept_w)), max(th, round(th / kept_h)))
         scores = ncc_valid(image=_luma(outer.resize(size, Image.BILINEAR)), template=template)
@@ -194,19 +204,18 @@ def _refine(*, outer: Image.Image, inner: Image.Image, start: Alignment) -> Alig
     target = _luma(inner.resize(_fit(size=inner.size, edge=COMPARE_EDGE), Image.BILINEAR))
     outer = outer.resize(_fit(size=outer.size, edge=2 * COMPARE_EDGE), Image.BILINEAR)
     unit = 1.0 / target.shape[1]  # one comparison pixel, as a fraction of the inner width
-    best = Alignment(start.inner, start.left, start.top, start.width, start.height, 0.0)
-    best = _with_score(best, _score(outer=outer, target=target, a=best))
-    for step in (2.0, 1.0, 0.5, 0.25):
-        improved = True
-        while improved:
-            improved = False
-            for dl, dt, dw in _moves(step * unit * best.width):
-                trial = _clamped(
-                    best, left=best.left + dl, top=best.top + dt, width=best.width + dw
-                )
-                trial = _with_score(trial, _score(outer=outer, target=target, a=trial))
-                if trial.score > best.score + 1e-6:
-                    best, improved = trial, True
+    best = _with_score(start, _score(outer=outer, target=target, a=start))
+    for step in REFINE_STEPS:
+        for _sweep in range(REFINE_SWEEPS):
+            trials = [
+                _clamped(best, left=best.left + dl, top=best.top + dt, width=best.width + dw)
+                for dl, dt, dw in _moves(step * unit * best.width)
+            ]
+            scored = [_with_score(t, _score(outer=outer, target=target, a=t)) for t in trials]
+            winner = max(scored, key=lambda t: t.score)
+            if winner.score <= best.score + 1e-6:
+                break
+            best = winner
     return best
 
 
@@ -231,18 +240,28 @@ def _with_score(a: Alignment, score: float) -> Alignment:
 
 def align(*, a: Image.Image, b: Image.Image) -> Alignment | None:
     """Find how one image sits inside the other (a crop, a scale, or both), or None."""
-    gray_a, gray_b = a.convert("L"), b.convert("L")
+    gray = {"a": a.convert("L"), "b": b.convert("L")}
+    coarse_kept = [1.0 - i * COARSE_STEP for i in range(round((1 - MIN_KEPT) / COARSE_STEP) + 1)]
     found = [
-        _coarse(outer=gray_a, inner=gray_b, label="b"),
-        _coarse(outer=gray_b, inner=gray_a, label="a"),
+        _search(outer=gray[o], inner=gray[i], label=i, edge=SEARCH_EDGE, kept=coarse_kept)
+        for o, i in (("a", "b"), ("b", "a"))
     ]
     found = [f for f in found if f is not None]
     if not found:
         return None
-    coarse = max(found, key=lambda f: f.score)
-    outer, inner = (a, b) if coarse.inner == "b" else (b, a)
-    outer, inner = outer.convert("L"), inner.convert("L")
-    return _refine(outer=outer, inner=inner, start=coarse)
+    top = max(f.score for f in found)
+    # Near-identical framings score alike at the coarse size; let the fine search decide.
+    fine = [_fine(gray=gray, coarse=f) for f in found if f.score >= top - DIRECTION_MARGIN]
+    best = max(fine, key=lambda f: f.score)
+    outer, inner = (gray["a"], gray["b"]) if best.inner == "b" else (gray["b"], gray["a"])
+    return _refine(outer=outer, inner=inner, start=best)
+
+
+def _fine(*, gray: dict, coarse: Alignment) -> Alignment:
+    outer, inner = (gray["a"], gray["b"]) if coarse.inner == "b" else (gray["b"], gray["a"])
+    kept = [coarse.width + i * FINE_STEP for i in range(-FINE_SPAN, FINE_SPAN + 1)]
+    found = _search(outer=outer, inner=inner, label=coarse.inner, edge=FINE_EDGE, kept=kept)
+    return found or coarse
 
 
 def ssim_map(*, x: np.ndarray, y: np.ndarray, window: int = 7) -> np.ndarray:

@@ -30,8 +30,19 @@ def role_member(role: str, username: str | None = None):
 
 
 def compliance_officer(username: str = "officer"):
-    return person(username, "archive.place_legal_hold", "archive.release_legal_hold")
+    """May place and release holds (and see what they hold), nothing about the audit trail."""
+    return person(
+        username,
+        "archive.place_legal_hold",
+        "archive.release_legal_hold",
+        "archive.view_legalhold",
+        "archive.view_asset",
+        "archive.view_catalogueentry",
+        "archive.view_collection",
+    )
 
 
 def licensing_officer(username: str = "rights"):
-    return person(username, "archive.sign_off_licence", "archive.view_licence")
+    return person(
+        username, "archive.sign_off_licence", "archive.view_licence", "archive.view_asset"
+    )

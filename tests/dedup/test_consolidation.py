@@ -41,13 +41,20 @@ def pair(collection):
     scene = make_scene(71)
     exif = Image.Exif()
     exif[0x0110] = "Survey camera"
-    big = ingest_bytes(image_bytes(scene, quality=95, exif=exif), collection=collection,
-                       path="survey/a.jpg", published=True)
+    big = ingest_bytes(
+        image_bytes(scene, quality=95, exif=exif),
+        collection=collection,
+        path="survey/a.jpg",
+        published=True,
+    )
     small_exif = Image.Exif()
     small_exif[0x0110] = "Phone"
     small_exif[0x0131] = "Editor 2.0"
-    small = ingest_bytes(image_bytes(scene.resize((160, 120)), quality=60, exif=small_exif),
-                         collection=collection, path="web/a-small.jpg")
+    small = ingest_bytes(
+        image_bytes(scene.resize((160, 120)), quality=60, exif=small_exif),
+        collection=collection,
+        path="web/a-small.jpg",
+    )
     candidate = DuplicateCandidate.objects.get()
     return big.asset, small.asset, candidate
 
@@ -68,15 +75,18 @@ def test_the_suggested_canonical_is_the_larger_copy(pair):
 def test_confirm_consolidates_without_losing_anything(pair, curator):
     big, small, candidate = pair
     small_entry = small.entries.get()
-    record_save(obj=Licence(entry=small_entry, holder="Agency", licence_type="agency"),
-                actor=curator)
+    record_save(
+        obj=Licence(entry=small_entry, holder="Agency", licence_type="agency"), actor=curator
+    )
     # Same terms on both sides, so no licence conflict blocks this consolidation.
-    record_save(obj=Licence(entry=big.entries.get(), holder="Agency", licence_type="agency"),
-                actor=curator)
+    record_save(
+        obj=Licence(entry=big.entries.get(), holder="Agency", licence_type="agency"), actor=curator
+    )
     entry_before = CatalogueEntry.objects.values().get(pk=small_entry.pk)
 
-    consolidation = candidate_decide(candidate=candidate, decision=Decision.CONFIRM,
-                                     actor=curator, canonical=big)
+    consolidation = candidate_decide(
+        candidate=candidate, decision=Decision.CONFIRM, actor=curator, canonical=big
+    )
 
     small.refresh_from_db()
     big.refresh_from_db()
@@ -84,7 +94,8 @@ def test_confirm_consolidates_without_losing_anything(pair, curator):
     moved = CatalogueEntry.objects.values().get(pk=small_entry.pk)
     assert moved["asset_id"] == big.pk
     assert {k: v for k, v in moved.items() if k != "asset_id"} == {
-        k: v for k, v in entry_before.items() if k != "asset_id"}
+        k: v for k, v in entry_before.items() if k != "asset_id"
+    }
     assert small_entry.licences.get().holder == "Agency"
     # Conflicting EXIF stays the canonical's, the other value is kept as an alternative;
     # EXIF only the copy had is merged in, with its provenance.
@@ -97,18 +108,24 @@ def test_confirm_consolidates_without_losing_anything(pair, curator):
     candidate.refresh_from_db()
     assert (candidate.status, candidate.decided_by) == ("confirmed", curator)
     verbs = set(AuditEvent.objects.values_list("verb", flat=True))
-    assert {"candidate.confirmed", "entry.repointed", "asset.quarantined",
-            "consolidation.executed"} <= verbs
+    assert {
+        "candidate.confirmed",
+        "entry.repointed",
+        "asset.quarantined",
+        "consolidation.executed",
+    } <= verbs
 
 
 def test_undo_restores_bit_identical_state(pair, curator):
     big, small, candidate = pair
     before = {
         "entries": sorted(CatalogueEntry.objects.values_list("pk", "asset_id")),
-        "big_exif": big.exif, "small_sha": sha_of(small),
+        "big_exif": big.exif,
+        "small_sha": sha_of(small),
     }
-    consolidation = candidate_decide(candidate=candidate, decision=Decision.CONFIRM,
-                                     actor=curator, canonical=big)
+    consolidation = candidate_decide(
+        candidate=candidate, decision=Decision.CONFIRM, actor=curator, canonical=big
+    )
 
     consolidation_undo(consolidation=consolidation, actor=curator)
 
@@ -126,10 +143,12 @@ def test_undo_restores_bit_identical_state(pair, curator):
 
 def test_undo_after_the_window_is_refused(pair, curator, settings):
     big, _, candidate = pair
-    consolidation = candidate_decide(candidate=candidate, decision=Decision.CONFIRM,
-                                     actor=curator, canonical=big)
+    consolidation = candidate_decide(
+        candidate=candidate, decision=Decision.CONFIRM, actor=curator, canonical=big
+    )
     Consolidation.objects.filter(pk=consolidation.pk).update(
-        created_at=timezone.now() - timezone.timedelta(days=31))
+        created_at=timezone.now() - timezone.timedelta(days=31)
+    )
 
     with pytest.raises(ArchiveError, match="restore window"):
         consolidation_undo(consolidation=consolidation, actor=curator)
@@ -158,12 +177,12 @@ def test_deciding_needs_the_review_permission(pair):
 def test_a_legal_hold_blocks_consolidation_and_is_audited(pair, curator):
     big, small, candidate = pair
     officer = user_with("officer", "place_legal_hold")
-    legal_hold_place(matter_reference="CASE-42", reason="subpoena", assets=[small],
-                     actor=officer)
+    legal_hold_place(matter_reference="CASE-42", reason="subpoena", assets=[small], actor=officer)
 
     with pytest.raises(ArchiveError, match="CASE-42"):
-        candidate_decide(candidate=candidate, decision=Decision.CONFIRM, actor=curator,
-                         canonical=big)
+        candidate_decide(
+            candidate=candidate, decision=Decision.CONFIRM, actor=curator, canonical=big
+        )
 
     small.refresh_from_db()
     candidate.refresh_from_db()
@@ -174,18 +193,24 @@ def test_a_legal_hold_blocks_consolidation_and_is_audited(pair, curator):
 
 def test_differing_licences_block_until_signed_off(pair, curator):
     big, small, candidate = pair
-    record_save(obj=Licence(entry=big.entries.get(), holder="Staff", licence_type="staff"),
-                actor=curator)
-    record_save(obj=Licence(entry=small.entries.get(), holder="Agency X",
-                            licence_type="rights_managed"), actor=curator)
+    record_save(
+        obj=Licence(entry=big.entries.get(), holder="Staff", licence_type="staff"), actor=curator
+    )
+    record_save(
+        obj=Licence(entry=small.entries.get(), holder="Agency X", licence_type="rights_managed"),
+        actor=curator,
+    )
 
     with pytest.raises(ArchiveError, match="licence"):
-        candidate_decide(candidate=candidate, decision=Decision.CONFIRM, actor=curator,
-                         canonical=big)
-    licence_conflict_sign_off(assets=[big, small], reason="agency agreed in writing",
-                              actor=user_with("licensing", "sign_off_licence"))
-    candidate_decide(candidate=candidate, decision=Decision.CONFIRM, actor=curator,
-                     canonical=big)
+        candidate_decide(
+            candidate=candidate, decision=Decision.CONFIRM, actor=curator, canonical=big
+        )
+    licence_conflict_sign_off(
+        assets=[big, small],
+        reason="agency agreed in writing",
+        actor=user_with("licensing", "sign_off_licence"),
+    )
+    candidate_decide(candidate=candidate, decision=Decision.CONFIRM, actor=curator, canonical=big)
 
     small.refresh_from_db()
     assert small.replaced_by == big

@@ -20,9 +20,17 @@ QUEUE = reverse("admin:dedup_duplicatecandidate_changelist")
 @pytest.fixture
 def archivist(client):
     user = get_user_model().objects.create_user("archivist", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=[
-        "review_duplicates", "view_duplicatecandidate", "view_asset", "view_licence",
-        "view_catalogueentry"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=[
+                "review_duplicates",
+                "view_duplicatecandidate",
+                "view_asset",
+                "view_licence",
+                "view_catalogueentry",
+            ]
+        )
+    )
     client.force_login(user)
     return client
 
@@ -32,8 +40,11 @@ def make_pairs(collection, count: int):
     for i in range(count):
         scene = make_scene(100 + i)
         a = ingest_bytes(image_bytes(scene, quality=95), collection=collection, path=f"{i}.jpg")
-        b = ingest_bytes(image_bytes(scene.resize((160, 120)), quality=60),
-                         collection=collection, path=f"{i}-small.jpg")
+        b = ingest_bytes(
+            image_bytes(scene.resize((160, 120)), quality=60),
+            collection=collection,
+            path=f"{i}-small.jpg",
+        )
         pairs.append((a.asset, b.asset))
     return pairs
 
@@ -59,11 +70,10 @@ def test_queue_shows_counts_and_needs_no_query_per_row(archivist, collection):
 
 
 def test_compare_screen_shows_both_sides_evidence_and_records(archivist, collection):
-    (big, small), = make_pairs(collection, 1)
+    ((big, small),) = make_pairs(collection, 1)
     candidate = DuplicateCandidate.objects.get()
 
-    response = archivist.get(reverse("admin:dedup_duplicatecandidate_compare",
-                                     args=[candidate.pk]))
+    response = archivist.get(reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk]))
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -84,17 +94,20 @@ def test_confirming_on_the_compare_screen_consolidates_and_moves_on(archivist, c
     response = archivist.post(url, {"decision": "confirm", "canonical": big.pk})
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("admin:dedup_duplicatecandidate_compare",
-                                           args=[second.pk])
+    assert response["Location"] == reverse(
+        "admin:dedup_duplicatecandidate_compare", args=[second.pk]
+    )
     small.refresh_from_db()
     assert (small.replaced_by, small.state) == (big, Asset.State.QUARANTINED)
 
 
 def test_replaced_assets_links_redirect_to_the_canonical(archivist, collection, staff):
-    (big, small), = make_pairs(collection, 1)
+    ((big, small),) = make_pairs(collection, 1)
     candidate = DuplicateCandidate.objects.get()
-    archivist.post(reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk]),
-                   {"decision": "confirm", "canonical": big.pk})
+    archivist.post(
+        reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk]),
+        {"decision": "confirm", "canonical": big.pk},
+    )
     archivist.force_login(staff)
 
     file_url = archivist.get(reverse("archive:asset-file", args=[small.pk]))

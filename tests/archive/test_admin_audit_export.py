@@ -1,0 +1,80 @@
+"""Downloading a filtered audit export and its manifest from the admin."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from archive.holds import legal_hold_place
+from archive.models import AuditEvent
+from tests.archive.helpers import ingest_picture
+from tests.archive.people import compliance_officer, person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def officer(client):
+    officer = person(
+        "auditor",
+        "archive.view_auditevent",
+        "archive.export_audit",
+        "archive.place_legal_hold",
+    )
+    client.force_login(officer)
+    return officer
+
+
+def test_a_filtered_csv_and_its_manifest_verify(client, officer, collection, tmp_path):
+    asset = ingest_picture(collection=collection).asset
+    legal_hold_place(matter_reference="M-1", reason="r", assets=[asset], actor=officer)
+    url = reverse("admin:archive_auditevent_export")
+    form = client.get(url)
+    upto = AuditEvent.objects.last().sequence
+    query = {"verb": "legalhold.*", "format": "csv", "upto": upto}
+
+    data = client.get(url, {**query, "download": "1"})
+    manifest = client.get(url, {**query, "manifest": "1"})
+
+    assert form.status_code == 200 and f'value="{upto}"' in form.content.decode()
+    assert data["Content-Disposition"] == f'attachment; filename="keepsake-audit-upto-{upto}.csv"'
+    assert data.streaming is True
+    body = b"".join(data.streaming_content)
+    assert body.count(b"legalhold.placed") == 1 and b"asset.ingested" not in body
+    assert manifest.json()["rows"] == 1
+    assert manifest.json()["chain_head"]["sequence"] == upto
+    export = tmp_path / f"keepsake-audit-upto-{upto}.csv"
+    export.write_bytes(body)
+    (tmp_path / f"{export.name}.manifest.json").write_bytes(manifest.content)
+    out = io.StringIO()
+    call_command("verify_audit", "--file", str(export), "--against-database", stdout=out)
+    assert "export verifies: 1 events" in out.getvalue()
+    assert AuditEvent.objects.filter(verb="audit.exported", actor=officer).count() == 1
+
+
+def test_bad_filters_are_shown_on_the_form(client, officer):
+    response = client.get(
+        reverse("admin:archive_auditevent_export"),
+        {"since": "yesterday-ish", "format": "csv", "upto": 0, "download": "1"},
+    )
+
+    assert response.status_code == 200
+    assert "expected a date" in response.content.decode()
+
+
+def test_the_changelist_links_the_export_only_for_exporters(client, officer):
+    listing = client.get(reverse("admin:archive_auditevent_changelist")).content.decode()
+    client.force_login(person("reader", "archive.view_auditevent"))
+    other = client.get(reverse("admin:archive_auditevent_changelist")).content.decode()
+    refused = client.get(reverse("admin:archive_auditevent_export"))
+
+    assert reverse("admin:archive_auditevent_export") in listing
+    assert reverse("admin:archive_auditevent_export") not in other
+    assert refused.status_code == 403
+
+
+def test_exporting_needs_no_hold_rights(client):
+    client.force_login(compliance_officer("placer"))
+
+    assert client.get(reverse("admin:archive_auditevent_export")).status_code == 403
