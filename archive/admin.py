@@ -14,7 +14,6 @@ from django.utils.text import Truncator
 
 from archive import admin_views
 from archive.errors import ArchiveError
-from archive.views import asset_canonical
 from archive.licensing import licence_flags
 from archive.models import (
     Asset,
@@ -28,8 +27,9 @@ from archive.models import (
     LicenceSignOff,
 )
 from archive.roles import USER_ACCESS_FIELDS, role_change_actor, user_access_change_record
-from archive.selectors import asset_active_holds
+from archive.selectors import asset_active_holds, legal_hold_assets
 from archive.services import record_save
+from archive.views import asset_canonical
 
 
 def thumbnail_html(asset: Asset, size: str = "thumb", edge: int = 80):
@@ -214,10 +214,13 @@ class AssetAdmin(ReadOnlyAdmin):
         asset = Asset.objects.filter(pk=object_id).first()
         if asset is not None and asset.replaced_by_id and not request.GET.get("replaced"):
             canonical = asset_canonical(asset)
-            self.message_user(request, f"Asset {asset.pk} was consolidated into this asset; "
-                              f"its own record stays in quarantine.", messages.INFO)
-            return HttpResponseRedirect(
-                reverse("admin:archive_asset_change", args=[canonical.pk]))
+            self.message_user(
+                request,
+                f"Asset {asset.pk} was consolidated into this asset; "
+                f"its own record stays in quarantine.",
+                messages.INFO,
+            )
+            return HttpResponseRedirect(reverse("admin:archive_asset_change", args=[canonical.pk]))
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="")
@@ -362,6 +365,7 @@ class LegalHoldAdmin(admin.ModelAdmin):
         "matter_reference",
         "reason",
         "scope",
+        "frozen_now",
         "placed_by",
         "placed_at",
         "released_by",
@@ -455,6 +459,12 @@ class LegalHoldAdmin(admin.ModelAdmin):
     @admin.display(description="reason")
     def short_reason(self, obj):
         return Truncator(obj.reason).chars(80)
+
+    @admin.display(description="assets it freezes now")
+    def frozen_now(self, obj):
+        if not obj.is_active:
+            return "none (released)"
+        return legal_hold_assets(hold=obj).count()
 
 
 @admin.register(LicenceSignOff)

@@ -120,7 +120,7 @@ def legal_hold_place(
             "assets": sorted(a.pk for a in assets),
             "entries": sorted(e.pk for e in entries),
             "collections": sorted(c.pk for c in collections),
-            "frozen_assets_now": frozen,
+            "assets_with_twins": frozen,
         },
         reason=hold.reason,
     )

@@ -26,6 +26,8 @@ BASE_TAGS = {
     ExifTags.Base.Orientation: "Orientation",
     ExifTags.Base.DateTime: "DateTime",
     ExifTags.Base.Software: "Software",
+    # TIFF/EP puts the frame counter in IFD0; cameras that write it in the Exif IFD win.
+    ExifTags.Base.ImageNumber: "ImageNumber",
 }
 EXIF_TAGS = {
     ExifTags.Base.DateTimeOriginal: "DateTimeOriginal",
@@ -39,6 +41,7 @@ EXIF_TAGS = {
     ExifTags.Base.BodySerialNumber: "BodySerialNumber",
     ExifTags.Base.ImageUniqueID: "ImageUniqueID",
     ExifTags.Base.LensModel: "LensModel",
+    ExifTags.Base.ImageNumber: "ImageNumber",
 }
 
 

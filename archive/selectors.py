@@ -1,5 +1,7 @@
 """Reads of the archive records."""
 
+from collections.abc import Iterable
+
 from django.db.models import Count, Q, QuerySet, Sum
 from django.dispatch import Signal
 
@@ -72,18 +74,32 @@ def _held_collection_ids() -> QuerySet:
     return Collection.objects.filter(legal_holds__in=_active_holds()).values("pk")
 
 
-def _held_asset_ids() -> QuerySet:
+def _held_asset_ids(*, among: QuerySet | None = None) -> QuerySet:
     """Primary keys of assets an active hold names directly, by entry or by collection."""
     holds = _active_holds()
     collections = _held_collection_ids()
+    named = LegalHold.assets.through.objects.filter(legalhold__in=holds).values("asset")
     held = (
-        Q(legal_holds__in=holds)
+        Q(pk__in=named)
         | Q(pk__in=CatalogueEntry.objects.filter(legal_holds__in=holds).values("asset"))
         | Q(collection__in=collections)
         | Q(pk__in=AssetSource.objects.filter(collection__in=collections).values("asset"))
         | Q(pk__in=CatalogueEntry.objects.filter(collection__in=collections).values("asset"))
     )
-    return Asset.objects.filter(held).values("pk")
+    assets = Asset.objects.filter(pk__in=among) if among is not None else Asset.objects.all()
+    return assets.filter(held).values("pk")
+
+
+def assets_frozen_among(*, asset_ids: Iterable[int]) -> set[int]:
+    """Which of a few assets (a page of a list) are frozen, without scanning every asset."""
+    ids = set(asset_ids)
+    if not ids or not _active_holds().exists():
+        return set()
+    page = Asset.objects.filter(pk__in=ids).values("pk")
+    family = assets_with_twins(asset_ids=page).values("pk")
+    held = _held_asset_ids(among=family)
+    frozen = assets_with_twins(asset_ids=held).filter(pk__in=ids)
+    return set(frozen.values_list("pk", flat=True))
 
 
 def frozen_asset_ids() -> QuerySet:

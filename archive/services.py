@@ -65,18 +65,3 @@ def record_save(*, obj, actor, reason: str = ""):
         reason=reason,
     )
     return obj
-
-
-@transaction.atomic
-def legal_hold_scope_record(*, hold, actor):
-    """Audit the assets, entries and collections a hold covers after they were set."""
-    audit_record(
-        actor=actor,
-        verb="legalhold.scope_set",
-        obj=hold,
-        after={
-            "assets": sorted(hold.assets.values_list("pk", flat=True)),
-            "entries": sorted(hold.entries.values_list("pk", flat=True)),
-            "collections": sorted(hold.collections.values_list("pk", flat=True)),
-        },
-    )

@@ -6,7 +6,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.urls import reverse
 
 from archive.errors import InvalidImage
-from archive.models import Asset
+from archive.models import Asset, AuditEvent
 from archive.renditions import RENDITION_SIZES, rendition_get_or_create
 from archive.storage import bytes_open
 
@@ -36,13 +36,28 @@ def _replaced_redirect(asset: Asset, view_name: str, **kwargs):
     return HttpResponseRedirect(reverse(view_name, kwargs={"asset_id": canonical.pk, **kwargs}))
 
 
+def _purged_response(asset: Asset) -> HttpResponse:
+    """410 Gone, saying when and why the bytes were purged (from the audit trail)."""
+    event = (
+        AuditEvent.objects.filter(
+            verb="asset.purged", object_type="archive.asset", object_id=str(asset.pk)
+        )
+        .order_by("-sequence")
+        .first()
+    )
+    when = f" on {event.created_at:%Y-%m-%d}" if event else ""
+    why = f" ({event.reason})" if event and event.reason else ""
+    message = f"This asset was purged{when}{why}; its record is kept."
+    return HttpResponse(message, status=410, content_type="text/plain; charset=utf-8")
+
+
 @staff_member_required
 def asset_file(request, asset_id: int):
     asset = _live_asset(asset_id)
     if redirect := _replaced_redirect(asset, "archive:asset-file"):
         return redirect
     if asset.state == Asset.State.PURGED:
-        return HttpResponse("This asset was purged; its record is kept.", status=410)
+        return _purged_response(asset)
     fp = bytes_open(alias=asset.storage_alias, key=asset.storage_key)
     return FileResponse(fp, filename=asset.original_filename)
 
@@ -55,7 +70,7 @@ def asset_rendition(request, asset_id: int, size: str):
     if redirect := _replaced_redirect(asset, "archive:asset-rendition", size=size):
         return redirect
     if asset.state == Asset.State.PURGED:
-        return HttpResponse("This asset was purged; its record is kept.", status=410)
+        return _purged_response(asset)
     try:
         key = rendition_get_or_create(asset=asset, size=size)
     except InvalidImage as exc:

@@ -55,3 +55,30 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+def schema_without_database_ranges(result, generator, request, public):
+    """Drop integer bounds that come from the database backend, not from the API.
+
+    Model integer fields get the backend's column range as minimum/maximum (SQLite's is
+    64-bit, PostgreSQL's `integer` 32-bit), so the schema would change with the database it
+    was generated on; the API itself promises no such bounds.
+    """
+    bounds = {32767, -32768, 2147483647, -2147483648, 9223372036854775807, -9223372036854775808}
+
+    def strip(node):
+        if isinstance(node, dict):
+            if node.get("type") == "integer":
+                for key in ("maximum", "minimum"):
+                    if node.get(key) in bounds:
+                        node.pop(key)
+                if node.get("format") == "int64":
+                    node.pop("format")
+            for value in node.values():
+                strip(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip(value)
+
+    strip(result)
+    return result

@@ -220,7 +220,40 @@ KEEPSAKE_SCHEDULES = [
         "func": "dedup.tasks.scan_incremental_task",
         "minutes": int(os.environ.get("KEEPSAKE_SCAN_EVERY_MINUTES", "15")),
     },
+    {
+        "name": "retention enforcement",
+        "func": "retention.tasks.retention_enforce_task",
+        "minutes": int(os.environ.get("KEEPSAKE_RETENTION_EVERY_MINUTES", "60")),
+    },
+    {
+        "name": "fixity batch",
+        "func": "retention.tasks.fixity_batch_task",
+        "minutes": int(os.environ.get("KEEPSAKE_FIXITY_EVERY_MINUTES", "30")),
+    },
+    {
+        "name": "quarantine deadline reminders",
+        "func": "retention.tasks.quarantine_reminders_task",
+        "minutes": 24 * 60,
+    },
+    {
+        "name": "resume interrupted storage moves",
+        "func": "retention.tasks.moves_resume_task",
+        "minutes": 15,
+    },
 ]
+
+# --- Retention ------------------------------------------------------------------------
+# Assets one enforcement run plans at most per rule, and one fixity batch re-reads.
+KEEPSAKE_RETENTION_BATCH = int(os.environ.get("KEEPSAKE_RETENTION_BATCH", "500"))
+KEEPSAKE_FIXITY_BATCH_SIZE = int(os.environ.get("KEEPSAKE_FIXITY_BATCH_SIZE", "200"))
+# Restore deadlines closing within this many days are announced (audited) once.
+KEEPSAKE_QUARANTINE_REMIND_DAYS = int(os.environ.get("KEEPSAKE_QUARANTINE_REMIND_DAYS", "7"))
+# Prices per GB-month for the storage dashboard's cost estimate.
+KEEPSAKE_STORAGE_PRICES = {
+    tier: float(os.environ.get(f"KEEPSAKE_PRICE_{tier.upper()}_GB_MONTH", default))
+    for tier, default in (("hot", "0.023"), ("cold", "0.0125"), ("quarantine", "0.023"))
+}
+KEEPSAKE_PRICE_CURRENCY = os.environ.get("KEEPSAKE_PRICE_CURRENCY", "USD")
 
 if os.environ.get("KEEPSAKE_REDIS_URL"):
     Q_CLUSTER.pop("orm")
@@ -245,6 +278,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema_without_database_ranges",
+    ],
 }
 KEEPSAKE_MAX_UPLOAD_BYTES = int(os.environ.get("KEEPSAKE_MAX_UPLOAD_BYTES", str(200 * 2**20)))
 

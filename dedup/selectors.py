@@ -1,9 +1,9 @@
 """Reads of the dedup app."""
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Q
 
 from archive.models import Asset, CatalogueEntry
-from archive.selectors import frozen_asset_ids
+from archive.selectors import assets_frozen_among, frozen_asset_ids
 from dedup.imaging import HASH_VERSION
 from dedup.models import DuplicateCandidate
 
@@ -17,33 +17,39 @@ def assets_lacking_fingerprint(*, retry_errors: bool = False):
 
 
 KIND_ORDER = ["exact", "pixel", "derivative", "similar"]
+QUEUE_ORDER = ["kind_rank", "phash_distance", "dhash_distance", "pk"]
+OPEN_STATUSES = ["pending", "deferred"]
 
 
-def review_queue_annotate(queryset):
-    """Queue order, hold and publication flags as annotations: a constant number of queries."""
-    frozen = frozen_asset_ids()
-    published = CatalogueEntry.objects.filter(published=True)
-    return queryset.select_related("asset_a", "asset_b").annotate(
-        kind_rank=Case(
-            *[When(kind=k, then=Value(i)) for i, k in enumerate(KIND_ORDER)],
-            output_field=IntegerField(),
-        ),
-        status_rank=Case(
-            When(status="pending", then=Value(0)), default=Value(1), output_field=IntegerField()
-        ),
-        a_held=Q(asset_a__in=frozen),
-        b_held=Q(asset_b__in=frozen),
-        a_published=Exists(published.filter(asset=OuterRef("asset_a"))),
-        b_published=Exists(published.filter(asset=OuterRef("asset_b"))),
+def review_flags(*, candidates: list) -> None:
+    """Mark each candidate of a page held/published with two queries, whatever its size."""
+    ids = {c.asset_a_id for c in candidates} | {c.asset_b_id for c in candidates}
+    held = assets_frozen_among(asset_ids=ids)
+    published = set(
+        CatalogueEntry.objects.filter(published=True, asset__in=ids).values_list(
+            "asset_id", flat=True)
     )
+    for c in candidates:
+        c.held = c.asset_a_id in held or c.asset_b_id in held
+        c.published = c.asset_a_id in published or c.asset_b_id in published
 
 
-QUEUE_ORDER = ["status_rank", "kind_rank", "phash_distance", "dhash_distance", "pk"]
+def review_involving(queryset, *, involves: str):
+    """Pairs where either asset is held ("held") or published ("published")."""
+    if involves == "held":
+        ids = frozen_asset_ids()
+    else:
+        ids = CatalogueEntry.objects.filter(published=True).values("asset_id")
+    return queryset.filter(Q(asset_a__in=ids) | Q(asset_b__in=ids))
 
 
 def review_next(*, after_id: int | None = None):
-    """The next open pair a curator should look at, in queue order."""
-    queryset = DuplicateCandidate.objects.filter(status__in=["pending", "deferred"])
-    if after_id is not None:
-        queryset = queryset.exclude(pk=after_id)
-    return review_queue_annotate(queryset).order_by(*QUEUE_ORDER).first()
+    """The next open pair a curator should look at: pending first, then deferred."""
+    for status in OPEN_STATUSES:
+        queryset = DuplicateCandidate.objects.filter(status=status)
+        if after_id is not None:
+            queryset = queryset.exclude(pk=after_id)
+        found = queryset.order_by(*QUEUE_ORDER).first()
+        if found is not None:
+            return found
+    return None

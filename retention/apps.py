@@ -1,11 +1,34 @@
 from django.apps import AppConfig
 
+_VIEW = [
+    "retention.view_quarantinerecord",
+    "retention.view_dispositionrequest",
+    "retention.view_dispositionitem",
+    "retention.view_retentionpolicy",
+    "retention.view_fixitycheck",
+]
+
 
 class RetentionConfig(AppConfig):
     name = "retention"
+    verbose_name = "Retention and storage"
     default_auto_field = "django.db.models.BigAutoField"
-    # Merged into the roles by archive.roles / `setup_roles`.
+    # Merged into the roles by archive.roles / `setup_roles`. Requesting and approving a
+    # disposition sit in different roles, so one person never holds both by role alone.
     keepsake_role_permissions = {
-        "Archivist": ["retention.view_quarantinerecord", "retention.restore_asset"],
-        "Compliance": ["retention.view_quarantinerecord"],
+        "Archivist": [*_VIEW, "retention.restore_asset", "retention.request_disposition"],
+        "Compliance": [
+            *_VIEW,
+            "retention.approve_disposition",
+            "retention.execute_disposition",
+            "retention.view_storage_dashboard",
+        ],
+        "Operator": [
+            *_VIEW,
+            "retention.add_retentionpolicy",
+            "retention.change_retentionpolicy",
+            "retention.move_asset",
+            "retention.view_pendingmove",
+            "retention.view_storage_dashboard",
+        ],
     }

@@ -126,9 +126,7 @@ def _common_mode(*, a: Image.Image, b: Image.Image) -> str | None:
     eight_bit = {"1", "L", "P", "RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr", "RGBX"}
     if a.mode not in eight_bit or b.mode not in eight_bit:
         return None
-    with_alpha = any(
-        im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info for im in (a, b)
-    )
+    with_alpha = any(im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info for im in (a, b))
     return "RGBA" if with_alpha else "RGB"
 
 
@@ -146,8 +144,9 @@ def _fit(*, size: tuple[int, int], edge: int) -> tuple[int, int]:
 def _box_sums(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Sum of every `shape`-sized window of image (valid positions only)."""
     th, tw = shape
-    padded = np.pad(image.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    return padded[th:, tw:] - padded[:-th, tw:] - padded[th:, :-tw] + padded[:-th, :-tw]
+    table = np.zeros((image.shape[0] + 1, image.shape[1] + 1))
+    table[1:, 1:] = image.cumsum(0).cumsum(1)
+    return table[th:, tw:] - table[:-th, tw:] - table[th:, :-tw] + table[:-th, :-tw]
 
 
 def ncc_valid(*, image: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -283,7 +282,10 @@ def _blocks(ssim: np.ndarray) -> tuple[np.ndarray, int, int]:
     edges_x = np.linspace(0, ssim.shape[1], cols + 1).astype(int)
     means = np.array(
         [
-            [ssim[edges_y[r] : edges_y[r + 1], edges_x[c] : edges_x[c + 1]].mean() for c in range(cols)]
+            [
+                ssim[edges_y[r] : edges_y[r + 1], edges_x[c] : edges_x[c + 1]].mean()
+                for c in range(cols)
+            ]
             for r in range(rows)
         ]
     )

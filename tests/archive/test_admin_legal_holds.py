@@ -89,6 +89,7 @@ def test_release_needs_a_reason(client, officer, hold):
     done = client.post(url, {"apply": "1", "reason": "matter closed"})
 
     assert url in change.content.decode()
+    assert "Assets it freezes now:" in change.content.decode()
     assert form.status_code == 200 and 'name="reason"' in form.content.decode()
     assert blank.status_code == 200 and "This field is required" in blank.content.decode()
     assert done.status_code == 302

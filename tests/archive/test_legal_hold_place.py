@@ -57,7 +57,7 @@ class TestLegalHoldPlace:
             "Smith v. City",
         )
         assert event.after["assets"] == [teal.pk]
-        assert event.after["frozen_assets_now"] == [teal.pk]
+        assert event.after["assets_with_twins"] == [teal.pk]
 
     def test_a_hold_on_an_entry_freezes_the_entrys_asset(self, officer, teal, navy):
         legal_hold_place(

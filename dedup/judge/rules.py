@@ -1,0 +1,180 @@
+"""The decision: a pair's kind and a plain-language reason, read off its evidence.
+
+Order matters. Same bytes are `exact`; decoded pixels proven equal are `pixel`, whatever
+the metadata says. Otherwise EXIF that shows two captures (a burst, a bracket, another
+camera) makes the pair `similar` even when the pixels look alike, because a burst of a
+still scene looks like a crop of itself. Without such EXIF the aligned pixels decide:
+the same picture everywhere (allowing a small local edit such as a watermark) is a
+`derivative`; a shift in brightness or colour, or differences spread over the picture,
+make it `similar`.
+"""
+
+from __future__ import annotations
+
+from dedup.judge.exif import exif_signal
+from dedup.judge.pixels import GREY_CHROMA
+
+# Aligned luma SSIM from which two images show the same picture; measured copies
+# (recompressed to quality 40, a quarter of the size, cropped by 10 %) stay above 0.95,
+# stereo views and neighbouring frames fall well below.
+SAME_PICTURE_SSIM = 0.90
+# Blocks that differ in at most this share of the picture are a local edit (watermark,
+# retouch); a larger share is movement between frames or viewpoints.
+LOCAL_EDIT_SHARE = 0.10
+# A global exposure change at least this large is a bracket or a light/dark variant.
+BRIGHTNESS_EV = 0.5
+# Mean Cb/Cr distance between aligned pixels of two colour images that makes them
+# colour variants; recompression and resizing stay under 5.
+COLOUR_SHIFT = 10.0
+SCALE_TOLERANCE = 0.03
+CROP_TOLERANCE = 0.005
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+def _scene_scale(evidence: dict) -> float:
+    """How large b shows the scene relative to a (1.0: same size, 0.5: half)."""
+    pixels, a, b = evidence["pixels"], evidence["a"], evidence["b"]
+    left, _top, right, _bottom = pixels["crop_box"]
+    kept = right - left
+    if pixels.get("inner") == "b":
+        return b["width"] / (a["width"] * kept)
+    if pixels.get("inner") == "a":
+        return b["width"] * kept / a["width"]
+    return b["width"] / a["width"]
+
+
+def _scale_reason(evidence: dict) -> str | None:
+    scale = _scene_scale(evidence)
+    if scale < 1 - SCALE_TOLERANCE:
+        return f"b is a {_percent(scale)} downscale of a"
+    if scale > 1 + SCALE_TOLERANCE:
+        return f"a is a {_percent(1 / scale)} downscale of b"
+    return None
+
+
+def _crop_reason(pixels: dict) -> str | None:
+    inner = pixels.get("inner")
+    if inner is None:
+        return None
+    left, top, right, bottom = pixels["crop_box"]
+    cut_w, cut_h = 1 - (right - left), 1 - (bottom - top)
+    outer = "a" if inner == "b" else "b"
+    cuts = [
+        f"{_percent(cut)} of the {what}"
+        for cut, what in ((cut_w, "width"), (cut_h, "height"))
+        if cut >= CROP_TOLERANCE
+    ]
+    return f"{inner} is cropped from {outer} ({' and '.join(cuts)} removed)" if cuts else None
+
+
+def _greyscale_reason(pixels: dict) -> str | None:
+    chroma_a, chroma_b = pixels["chroma_a"], pixels["chroma_b"]
+    if chroma_b < GREY_CHROMA <= chroma_a / 2:
+        return "b is greyscale"
+    if chroma_a < GREY_CHROMA <= chroma_b / 2:
+        return "a is greyscale"
+    return None
+
+
+def _orientation_reason(exif: dict) -> str | None:
+    tag_a, tag_b = exif["orientation_a"], exif["orientation_b"]
+    if tag_a == tag_b:
+        return None
+    tagged, plain = ("b", "a") if tag_b != 1 else ("a", "b")
+    return f"{tagged} carries an EXIF orientation tag, {plain} stores the pixels rotated"
+
+
+def _encoding_reason(evidence: dict) -> str | None:
+    a, b = evidence["a"], evidence["b"]
+    if a["format"] != b["format"]:
+        return f"converted: {a['format']} vs {b['format']}"
+    if a["lossless"] and b["lossless"]:
+        return None
+    quality_a, quality_b = a.get("jpeg_quality"), b.get("jpeg_quality")
+    if quality_a and quality_b and quality_a != quality_b:
+        return f"recompressed ({a['format']} quality ~{quality_a} vs ~{quality_b})"
+    return "recompressed" if a["size"] != b["size"] else None
+
+
+def _local_reason(pixels: dict) -> str | None:
+    if not pixels["blocks_differing"]:
+        return None
+    return (
+        f"local difference in {pixels['blocks_differing']} of {pixels['blocks']} blocks "
+        "(a watermark or retouch)"
+    )
+
+
+def derivative_reason(evidence: dict) -> str:
+    """Describe how the two copies of one picture differ."""
+    pixels = evidence["pixels"]
+    parts = [
+        _scale_reason(evidence),
+        _crop_reason(pixels),
+        _greyscale_reason(pixels),
+        _orientation_reason(evidence["exif"]),
+        _encoding_reason(evidence),
+        _local_reason(pixels),
+    ]
+    found = [p for p in parts if p]
+    return "; ".join(found) if found else "same picture, re-encoded"
+
+
+def _colour_variant(pixels: dict) -> bool:
+    both_colour = min(pixels["chroma_a"], pixels["chroma_b"]) >= 2 * GREY_CHROMA
+    return both_colour and pixels["chroma_difference"] >= COLOUR_SHIFT
+
+
+def look_alike_reason(pixels: dict) -> str | None:
+    """Why aligned pixels show a different photograph, or None if they show the same one."""
+    if not pixels.get("aligned"):
+        return "framing differs beyond a light crop or rescale"
+    shift = pixels["luma_shift_ev"]
+    if abs(shift) >= BRIGHTNESS_EV:
+        return f"brightness differs by {abs(shift):.1f} EV: an exposure or light/dark variant"
+    if _colour_variant(pixels):
+        return "same design in different colours: a colour variant"
+    share = pixels["blocks_differing"] / pixels["blocks"]
+    if share > LOCAL_EDIT_SHARE and pixels["ssim"] >= 0.5:
+        return (
+            f"local differences in {pixels['blocks_differing']} of {pixels['blocks']} "
+            "regions: things moved (a neighbouring frame or another viewpoint)"
+        )
+    if pixels["ssim"] < SAME_PICTURE_SSIM or share > LOCAL_EDIT_SHARE:
+        return f"different pictures (aligned SSIM {pixels['ssim']:.2f})"
+    return None
+
+
+def _identical_reason(evidence: dict) -> str:
+    a, b = evidence["a"], evidence["b"]
+    if a["format"] != b["format"]:
+        return f"same pixels, {a['format']} vs {b['format']}"
+    return "same pixels, different metadata"
+
+
+def kind_decide(*, evidence: dict, same_bytes: bool) -> tuple[str, str]:
+    """(kind, reason) for a pair from its evidence."""
+    if same_bytes:
+        return "exact", "same bytes"
+    pixels = evidence.get("pixels") or {}
+    if pixels.get("identical") is True:
+        return "pixel", _identical_reason(evidence)
+    signal = exif_signal(facts=evidence["exif"])
+    if signal and signal[0] == "different capture":
+        return "similar", signal[1]
+    if "ssim" not in pixels and pixels.get("aligned") is not False:
+        hashes = evidence["distances"]
+        note = pixels.get("error", "pixels not compared")
+        return "similar", (
+            f"perceptual hashes {hashes['phash']} bits apart (pHash), {hashes['dhash']} "
+            f"(dHash); {note}"
+        )
+    different = look_alike_reason(pixels)
+    if different is not None:
+        prefix = f"{signal[1]}, but " if signal else ""
+        return "similar", prefix + different
+    reason = derivative_reason(evidence)
+    return "derivative", f"{reason}; {signal[1]}" if signal else reason

@@ -1,0 +1,147 @@
+"""The one disposition guard: every destructive path asks it before touching an asset.
+
+`disposition_blockers` is a read: it lists every reason the action may not happen now
+(the enforcement dry run shows them all). `disposition_guard_check` is what services call
+inside their transaction, after locking the asset row: it refuses a frozen asset through
+`archive.holds.hold_guard_check` (which audits the refusal) and raises for any other
+blocker.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.apps import apps
+from django.utils import timezone
+
+from archive.errors import ArchiveError
+from archive.holds import hold_guard_check
+from archive.licensing import licence_conflict_unresolved
+from archive.models import Asset, CatalogueEntry
+from archive.selectors import asset_active_holds
+from retention.models import DispositionItem, QuarantineRecord
+from retention.policies import policies_matching
+
+
+class Action(StrEnum):
+    MOVE = "move"
+    QUARANTINE = "quarantine"
+    PURGE = "purge"
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str
+    message: str
+
+    def __str__(self):
+        return self.message
+
+
+class DispositionBlocked(ArchiveError):
+    """The guard refused an action; carries every blocker it found."""
+
+    def __init__(self, *, asset: Asset, action: str, blockers: list[Blocker]):
+        reasons = "; ".join(b.message for b in blockers)
+        super().__init__(f"{action} of {asset} refused: {reasons}.", code="blocked")
+        self.blockers = blockers
+
+
+def _hold_blockers(asset: Asset) -> list[Blocker]:
+    holds = asset_active_holds(asset=asset)
+    if not holds:
+        return []
+    matters = ", ".join(sorted({hold.matter_reference for hold in holds}))
+    return [Blocker("legal_hold", f"under legal hold ({matters})")]
+
+
+def _state_blockers(asset: Asset, action: str) -> list[Blocker]:
+    if asset.state == Asset.State.PURGED:
+        return [Blocker("purged", "already purged")]
+    if action == Action.PURGE and asset.state != Asset.State.QUARANTINED:
+        return [Blocker("not_quarantined", "not in quarantine (purge follows a quarantine)")]
+    if action == Action.QUARANTINE and asset.state != Asset.State.ACTIVE:
+        return [Blocker("not_active", f"{asset.get_state_display().lower()}, not active")]
+    if action == Action.MOVE and asset.state != Asset.State.ACTIVE:
+        return [Blocker("not_active", "in quarantine: only a restore moves it out")]
+    return []
+
+
+def published_bytes_last_copy(*, asset: Asset) -> bool:
+    """Whether some entry ever published asset's exact bytes and no other asset keeps them."""
+    published = CatalogueEntry.objects.filter(published_sha256=asset.sha256).exists()
+    if not published:
+        return False
+    others = (
+        Asset.objects.holding_bytes()
+        .filter(sha256=asset.sha256, storage_alias__in=[Asset.Tier.HOT, Asset.Tier.COLD])
+        .exclude(pk=asset.pk)
+    )
+    return not others.exists()
+
+
+def licence_group(*, asset: Asset) -> list[Asset]:
+    """The assets whose records were judged together with asset: its consolidation group."""
+    consolidation_model = apps.get_model("dedup", "Consolidation")
+    consolidation = (
+        consolidation_model.objects.filter(replaced=asset, undone_at__isnull=True)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if consolidation is None:
+        return [asset]
+    return [consolidation.canonical, *consolidation.replaced.order_by("pk")]
+
+
+def _window_blockers(asset: Asset) -> list[Blocker]:
+    record = QuarantineRecord.objects.filter(
+        asset=asset, restored_at__isnull=True, purged_at__isnull=True
+    ).first()
+    if record is None:
+        return [Blocker("no_quarantine_record", "no open quarantine record")]
+    if timezone.now() < record.restore_deadline:
+        deadline = f"{record.restore_deadline:%Y-%m-%d %H:%M}"
+        return [Blocker("restore_window_open", f"restore window open until {deadline}")]
+    return []
+
+
+def _policy_blockers(asset: Asset) -> list[Blocker]:
+    matching = policies_matching(asset=asset)
+    forever = [p for p in matching if p.keep_forever]
+    if forever:
+        return [Blocker("keep_forever", f"retention policy “{forever[0].name}” keeps it forever")]
+    if not any(p.purge_after_window for p in matching):
+        return [Blocker("no_purge_policy", "no retention policy allows purging it")]
+    return []
+
+
+def _purge_blockers(asset: Asset) -> list[Blocker]:
+    blockers = _window_blockers(asset)
+    if published_bytes_last_copy(asset=asset):
+        blockers.append(Blocker("published_last_copy", "last archival copy of published bytes"))
+    if licence_conflict_unresolved(assets=licence_group(asset=asset)):
+        blockers.append(Blocker("licence_conflict", "licence conflict not signed off"))
+    blockers += _policy_blockers(asset)
+    approved = DispositionItem.objects.filter(
+        asset=asset, executed_at__isnull=True, request__approved_at__isnull=False
+    )
+    if not approved.exists():
+        blockers.append(Blocker("approval_missing", "no approved disposition request"))
+    return blockers
+
+
+def disposition_blockers(*, asset: Asset, action: str) -> list[Blocker]:
+    """Every reason action ("move", "quarantine" or "purge") may not happen to asset now."""
+    action = Action(action)
+    blockers = _hold_blockers(asset) + _state_blockers(asset, action)
+    if action == Action.PURGE and asset.state == Asset.State.QUARANTINED:
+        blockers += _purge_blockers(asset)
+    return blockers
+
+
+def disposition_guard_check(*, asset: Asset, action: str, actor) -> None:
+    """Refuse action unless nothing blocks it; call it on a locked asset inside the transaction."""
+    # The hold check comes first and on its own: it writes the audited refusal event.
+    hold_guard_check(asset=asset, action=str(action), actor=actor)
+    blockers = disposition_blockers(asset=asset, action=action)
+    if blockers:
+        raise DispositionBlocked(asset=asset, action=str(action), blockers=blockers)

@@ -1,0 +1,185 @@
+"""Disposition: request, approve (a second person), execute through the guard, keep tombstones.
+
+Execution purges one asset per transaction: lock the asset, re-check holds inside the lock,
+ask the guard, then turn the row into a tombstone (state purged, no storage key; the
+fingerprints, entries and audit trail stay) and record the byte deletion as a switched
+`PendingMove`, which deletes the file after commit, or on resume after a crash.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from archive.audit import audit_record
+from archive.errors import ArchiveError
+from archive.holds import hold_refusals_audited
+from archive.models import Asset
+from retention.guard import Action, disposition_guard_check
+from retention.models import DispositionItem, DispositionRequest, PendingMove, QuarantineRecord
+from retention.moves import move_source_delete
+
+
+def _require(actor, permission: str, doing: str) -> None:
+    if actor is not None and not actor.has_perm(permission):
+        raise ArchiveError(f"You do not have permission to {doing}.", code="permission_denied")
+
+
+def _requestable(assets: list[Asset]) -> None:
+    for asset in assets:
+        if asset.state != Asset.State.QUARANTINED:
+            raise ArchiveError(f"{asset} is not in quarantine; only quarantined assets go.")
+    pending = DispositionItem.objects.filter(
+        asset__in=assets, executed_at__isnull=True, request__executed_at__isnull=True
+    ).select_related("asset")
+    if clash := pending.first():
+        raise ArchiveError(
+            f"{clash.asset} is already in disposition request {clash.request_id}.",
+            code="conflict",
+        )
+
+
+@transaction.atomic
+def disposition_request_create(
+    *, assets: Iterable[Asset], reason: str, actor
+) -> DispositionRequest:
+    """Ask for quarantined assets to be purged once their windows close (actor None: the job)."""
+    _require(actor, "retention.request_disposition", "request a disposition")
+    ids = sorted({asset.pk for asset in assets})
+    if not ids:
+        raise ArchiveError("Name at least one asset.")
+    locked = list(Asset.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True))
+    _requestable(locked)
+    request = DispositionRequest(reason=reason.strip(), requested_by=actor)
+    request.full_clean()
+    request.save()
+    DispositionItem.objects.bulk_create(
+        DispositionItem(request=request, asset=asset) for asset in locked
+    )
+    audit_record(
+        actor=actor,
+        verb="disposition.requested",
+        obj=request,
+        reason=request.reason,
+        after={"assets": ids},
+    )
+    return request
+
+
+@transaction.atomic
+def disposition_request_approve(
+    *, request: DispositionRequest, actor, reason: str = ""
+) -> DispositionRequest:
+    """Approve a request someone else made; the requester can never approve their own."""
+    if actor is None:
+        raise ArchiveError("Approval needs a person.", code="permission_denied")
+    _require(actor, "retention.approve_disposition", "approve a disposition")
+    request = DispositionRequest.objects.select_for_update(no_key=True).get(pk=request.pk)
+    if request.approved_at is not None:
+        raise ArchiveError(f"Request {request.pk} is already approved.", code="conflict")
+    if request.requested_by_id == actor.pk:
+        raise ArchiveError(
+            "A disposition needs a second person: you requested this one.", code="four_eyes"
+        )
+    request.approved_by, request.approved_at = actor, timezone.now()
+    request.full_clean()
+    request.save(update_fields=["approved_by", "approved_at"])
+    audit_record(
+        actor=actor,
+        verb="disposition.approved",
+        obj=request,
+        reason=reason,
+        after={"assets": sorted(request.items.values_list("asset_id", flat=True))},
+    )
+    return request
+
+
+def _tombstone(asset: Asset, item: DispositionItem, actor) -> PendingMove:
+    now = timezone.now()
+    QuarantineRecord.objects.filter(
+        asset=asset, restored_at__isnull=True, purged_at__isnull=True
+    ).update(purged_at=now)
+    deletion = PendingMove(
+        asset=asset,
+        kind=PendingMove.Kind.PURGE,
+        step=PendingMove.Step.SWITCHED,
+        sha256=asset.sha256,
+        from_alias=asset.storage_alias,
+        from_key=asset.storage_key,
+        actor=actor,
+    )
+    deletion.full_clean()
+    deletion.save()
+    before = {"state": asset.state, "storage": f"{asset.storage_alias}:{asset.storage_key}"}
+    asset.state, asset.storage_key = Asset.State.PURGED, ""
+    asset.full_clean(validate_constraints=False)
+    asset.save(update_fields=["state", "storage_key"])
+    item.executed_at, item.outcome = now, "purged"
+    item.save(update_fields=["executed_at", "outcome"])
+    audit_record(
+        actor=actor,
+        verb="asset.purged",
+        obj=asset,
+        reason=item.request.reason,
+        before=before,
+        after={
+            "state": asset.state,
+            "sha256": asset.sha256,
+            "size": asset.size,
+            "disposition_request": item.request_id,
+        },
+    )
+    return deletion
+
+
+@hold_refusals_audited()
+@transaction.atomic
+def disposition_item_execute(*, item: DispositionItem, actor) -> str:
+    """Purge one asset of an approved request, if the guard lets it; idempotent."""
+    # NO KEY: the row is kept as a tombstone, never deleted, and its key never changes.
+    asset = Asset.objects.select_for_update(no_key=True).get(pk=item.asset_id)
+    item = (
+        DispositionItem.objects.select_for_update(no_key=True)
+        .select_related("request")
+        .get(pk=item.pk)
+    )
+    if item.executed_at is not None:
+        return "already executed"
+    # Holds are re-checked inside the lock: a hold placed a moment ago wins over the purge.
+    disposition_guard_check(asset=asset, action=Action.PURGE, actor=actor)
+    deletion = _tombstone(asset, item, actor)
+    deletion_id = deletion.pk
+    transaction.on_commit(lambda: move_source_delete(deletion_id), robust=True)
+    return "purged"
+
+
+def _outcome_note(item: DispositionItem, message: str) -> None:
+    DispositionItem.objects.filter(pk=item.pk, executed_at__isnull=True).update(outcome=message)
+
+
+def disposition_execute(*, request: DispositionRequest, actor) -> dict[int, str]:
+    """Purge every asset of an approved request whose window closed; report each outcome."""
+    _require(actor, "retention.execute_disposition", "execute a disposition")
+    request = DispositionRequest.objects.get(pk=request.pk)
+    if request.approved_at is None:
+        raise ArchiveError(f"Request {request.pk} is not approved yet.", code="approval_missing")
+    outcomes = {}
+    for item in request.items.order_by("asset_id"):
+        try:
+            outcomes[item.asset_id] = disposition_item_execute(item=item, actor=actor)
+        except ArchiveError as exc:
+            outcomes[item.asset_id] = exc.message
+            _outcome_note(item, exc.message)
+    disposition_request_close(request=request, actor=actor)
+    return outcomes
+
+
+@transaction.atomic
+def disposition_request_close(*, request: DispositionRequest, actor) -> None:
+    """Mark a request executed once every one of its assets is purged."""
+    request = DispositionRequest.objects.select_for_update(no_key=True).get(pk=request.pk)
+    if request.executed_at or request.items.filter(executed_at__isnull=True).exists():
+        return
+    request.executed_at = timezone.now()
+    request.save(update_fields=["executed_at"])
+    audit_record(actor=actor, verb="disposition.executed", obj=request)
