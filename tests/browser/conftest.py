@@ -26,6 +26,15 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     profile = tempfile.mkdtemp(prefix="keepsake-chromium-")
+    downloads = Path(profile) / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(downloads),
+            "download.prompt_for_download": False,
+        },
+    )
     # The machine has no network beyond loopback: keep Chromium from reaching out.
     for flag in (
         "--headless=new",
@@ -42,6 +51,7 @@ def browser():
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
+    driver.downloads = downloads
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
@@ -52,3 +62,16 @@ def screenshot(driver, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+def downloaded(driver, suffix: str, timeout: float = 15) -> Path:
+    """Wait for a finished download whose name ends with suffix."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [p for p in driver.downloads.iterdir() if p.name.endswith(suffix)]
+        if done:
+            return done[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {suffix} download in {list(driver.downloads.iterdir())}")
