@@ -55,7 +55,7 @@ import imagehash  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from dedup.imaging import fingerprint_image  # noqa: E402
-from dedup.judge import file_side, files_judge  # noqa: E402
+from dedup.judge import VERIFY_DISTANCE, candidate_keep, file_side, files_judge  # noqa: E402
 
 DEBIAN_PACKAGES = [
     "mate-backgrounds",
@@ -587,18 +587,22 @@ def _within(codes: np.ndarray, k: int) -> set[tuple[int, int]]:
     return found
 
 
-def candidates(files: list[dict], k: int) -> tuple[set, set]:
-    """Pairs (i, j) each pipeline flags: Keepsake's rule, and plain pHash <= 10."""
+def candidates(files: list[dict], near: int, verify: int) -> tuple[set, set, set]:
+    """Pairs (i, j) found: Keepsake's index rule at `near` and at `verify`, plain pHash."""
     plain = _within(np.array([f["plain"] for f in files], dtype=np.uint64), PLAIN_DISTANCE)
     searchable = [i for i, f in enumerate(files) if not f["fp"].low_information]
     codes = np.array([files[i]["fp"].phash for i in searchable], dtype=np.uint64)
-    keepsake = {(searchable[i], searchable[j]) for i, j in _within(codes, k)}
+    wide = {(searchable[i], searchable[j]) for i, j in _within(codes, verify)}
     by_sha = defaultdict(list)
     for i, f in enumerate(files):
         by_sha[f["side"].sha256].append(i)
-    for same in by_sha.values():
-        keepsake.update(itertools.combinations(same, 2))
-    return keepsake, plain
+    exact = {pair for same in by_sha.values() for pair in itertools.combinations(same, 2)}
+    within_near = {(i, j) for i, j in wide if _distance(files, i, j) <= near}
+    return exact | within_near, exact | wide, plain
+
+
+def _distance(files: list[dict], i: int, j: int) -> int:
+    return (files[i]["fp"].phash ^ files[j]["fp"].phash).bit_count()
 
 
 def judge(job: tuple[dict, dict]) -> tuple[str, str, str, str, float]:
@@ -619,19 +623,29 @@ def judge(job: tuple[dict, dict]) -> tuple[str, str, str, str, float]:
 
 def run(labelled: Labelled, workers: int) -> dict:
     paths = sorted(labelled.groups)
+    near, verify = settings.KEEPSAKE_NEAR_DISTANCE, VERIFY_DISTANCE
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         files = pool.map(examine, paths, chunksize=8)
         examined = time.perf_counter()
         index = {f["path"]: i for i, f in enumerate(files)}
-        keepsake, plain = candidates(files, settings.KEEPSAKE_NEAR_DISTANCE)
-        jobs = _jobs(labelled, files, index, keepsake)
+        near_pairs, wide_pairs, plain = candidates(files, near, verify)
+        jobs = _jobs(labelled, files, index, wide_pairs)
         verdicts = pool.map(judge, jobs, chunksize=4)
     judged = {_key(index, a, b): (kind, reason, t) for a, b, kind, reason, t in verdicts}
+    # The second tier: beyond `near`, a pair counts only if the judgement keeps it.
+    kept = {
+        pair
+        for pair in wide_pairs - near_pairs
+        if pair in judged
+        and candidate_keep(kind=judged[pair][0], phash_distance=_distance(files, *pair))
+    }
     return {
         "files": files,
         "index": index,
-        "keepsake": keepsake,
+        "keepsake": near_pairs | kept,
+        "near_only": near_pairs,
+        "wide": wide_pairs,
         "plain": plain,
         "judged": judged,
         "seconds": {
@@ -676,38 +690,42 @@ def _kinds(kinds: Counter) -> str:
     return " / ".join(str(kinds.get(kind, 0)) for kind in KINDS)
 
 
-def _outcome(result: dict, a: str, b: str) -> tuple[bool, str | None, str]:
+def _outcome(result: dict, a: str, b: str) -> tuple[bool, bool, str | None, str]:
+    """(plain pHash flags it, Keepsake's k <= near flags it, Keepsake's kind, reason)."""
     key = _key(result["index"], a, b)
     kind, reason, _ = result["judged"].get(key, (None, "", 0.0))
-    return key in result["plain"], kind if key in result["keepsake"] else None, reason
+    found = kind if key in result["keepsake"] else None
+    return key in result["plain"], key in result["near_only"], found, reason
 
 
 def duplicate_table(labelled: Labelled, result: dict, misses: list) -> tuple[list[str], dict]:
     rows = defaultdict(list)
     for a, b, transform, expected in labelled.duplicates:
-        plain, kind, reason = _outcome(result, a, b)
-        rows[transform].append((expected, plain, kind))
+        plain, near, kind, reason = _outcome(result, a, b)
+        rows[transform].append((expected, plain, near, kind))
         if kind != expected:
             misses.append(f"duplicate {transform}: expected {expected}, got {kind}: {reason} ({b})")
     lines = [
-        "| duplicate transform | pairs | plain pHash ≤ 10 recall | Keepsake recall "
-        "| expected kind | Keepsake kinds e / p / d / s | kind right (of found) |",
-        "| --- | ---: | ---: | ---: | --- | --- | ---: |",
+        "| duplicate transform | pairs | plain pHash ≤ 10 recall | Keepsake k ≤ 10 recall "
+        "| Keepsake two-tier recall | expected kind | Keepsake kinds e / p / d / s "
+        "| kind right (of found) |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     total = Counter()
     for transform, outcomes in rows.items():
         n = len(outcomes)
-        plain = sum(o[1] for o in outcomes)
-        found = [o for o in outcomes if o[2] is not None]
-        right = sum(o[2] == o[0] for o in found)
-        total.update(pairs=n, plain=plain, found=len(found), right=right)
+        plain, near = sum(o[1] for o in outcomes), sum(o[2] for o in outcomes)
+        found = [o for o in outcomes if o[3] is not None]
+        right = sum(o[3] == o[0] for o in found)
+        total.update(pairs=n, plain=plain, near=near, found=len(found), right=right)
         lines.append(
-            f"| {transform} | {n} | {_pct(plain, n)} | {_pct(len(found), n)} | {outcomes[0][0]} "
-            f"| {_kinds(Counter(o[2] for o in found))} | {_pct(right, len(found))} |"
+            f"| {transform} | {n} | {_pct(plain, n)} | {_pct(near, n)} | {_pct(len(found), n)} "
+            f"| {outcomes[0][0]} | {_kinds(Counter(o[3] for o in found))} "
+            f"| {_pct(right, len(found))} |"
         )
     lines.append(
         f"| **all duplicates** | {total['pairs']} | {_pct(total['plain'], total['pairs'])} "
-        f"| {_pct(total['found'], total['pairs'])} | | "
+        f"| {_pct(total['near'], total['pairs'])} | {_pct(total['found'], total['pairs'])} | | "
         f"| {_pct(total['right'], total['found'])} |"
     )
     return lines, total
@@ -716,7 +734,7 @@ def duplicate_table(labelled: Labelled, result: dict, misses: list) -> tuple[lis
 def look_alike_table(labelled: Labelled, result: dict, misses: list) -> tuple[list[str], Counter]:
     rows = defaultdict(list)
     for a, b, label in labelled.look_alikes:
-        plain, kind, reason = _outcome(result, a, b)
+        plain, _, kind, reason = _outcome(result, a, b)
         rows[label].append((plain, kind))
         if kind not in (None, "similar"):
             misses.append(f"look-alike {label}: got {kind}: {reason} ({a} ~ {b})")
@@ -749,25 +767,27 @@ def unrelated_table(labelled: Labelled, result: dict, misses: list) -> tuple[lis
     sizes = Counter(groups[f["path"]] for f in files)
     pairs = len(files) * (len(files) - 1) // 2 - sum(n * (n - 1) // 2 for n in sizes.values())
 
-    def cross(flagged):
+    def cross(flagged) -> list[tuple[int, int]]:
         return [(i, j) for i, j in flagged if groups[files[i]["path"]] != groups[files[j]["path"]]]
 
-    plain, keepsake = cross(result["plain"]), cross(result["keepsake"])
+    def rate(flagged: list) -> str:
+        return f"{len(flagged)} ({10_000 * len(flagged) / pairs:.2f} per 10,000)"
+
+    plain, near, keepsake = (cross(result[k]) for k in ("plain", "near_only", "keepsake"))
     kinds = Counter(result["judged"][pair][0] for pair in keepsake)
     for pair in keepsake:
         a, b = (files[i]["path"] for i in pair)
         misses.append(f"unrelated flagged: {result['judged'][pair][:2]} ({a} ~ {b})")
     lines = [
-        "| unrelated pairs | plain pHash ≤ 10 flagged | Keepsake flagged | Keepsake kinds "
-        "e / p / d / s |",
-        "| ---: | ---: | ---: | --- |",
-        f"| {pairs:,} | {len(plain)} ({10_000 * len(plain) / pairs:.2f} per 10,000) "
-        f"| {len(keepsake)} ({10_000 * len(keepsake) / pairs:.2f} per 10,000) | {_kinds(kinds)} |",
+        "| unrelated pairs | plain pHash ≤ 10 flagged | Keepsake k ≤ 10 flagged "
+        "| Keepsake two-tier flagged | Keepsake kinds e / p / d / s |",
+        "| ---: | ---: | ---: | ---: | --- |",
+        f"| {pairs:,} | {rate(plain)} | {rate(near)} | {rate(keepsake)} | {_kinds(kinds)} |",
     ]
     return lines, {"pairs": pairs, "flagged": len(keepsake), "plain": len(plain)}
 
 
-def distance_table(labelled: Labelled, result: dict, ks=(10, 12, 14, 16, 18)) -> list[str]:
+def distance_table(labelled: Labelled, result: dict, ks=(10, 12, 14, 16)) -> list[str]:
     """Share of pairs within pHash distance k of each other, for several k."""
     files, index = result["files"], result["index"]
 
@@ -779,9 +799,19 @@ def distance_table(labelled: Labelled, result: dict, ks=(10, 12, 14, 16, 18)) ->
         rows[transform].append(distance(a, b))
     for a, b, label in labelled.look_alikes:
         rows[f"look-alike: {label}"].append(distance(a, b))
+    groups = labelled.groups
+    rows["unrelated (pairs, not shares)"] = [
+        _distance(files, i, j)
+        for i, j in result["wide"]
+        if groups[files[i]["path"]] != groups[files[j]["path"]]
+    ]
     header = " | ".join(f"≤ {k}" for k in ks)
     lines = [f"| pHash distance within | {header} |", "|---" + " | ---:" * len(ks) + " |"]
     for label, distances in rows.items():
+        if label.startswith("unrelated"):
+            shares = " | ".join(str(sum(d <= k for d in distances)) for k in ks)
+            lines.append(f"| {label} | {shares} |")
+            continue
         shares = " | ".join(_pct(sum(d <= k for d in distances), len(distances)) for k in ks)
         lines.append(f"| {label} | {shares} |")
     return lines
@@ -842,8 +872,12 @@ def report(labelled: Labelled, result: dict, *, built: float, args) -> None:
     unrelated_lines, unrelated = unrelated_table(labelled, result, misses)
     per_pair = result["seconds"]["judge_per_pair"]
     median = per_pair[len(per_pair) // 2] * 1000 if per_pair else 0.0
-    print(f"Keepsake candidates: same SHA-256, or pHash distance ≤ "
-          f"{settings.KEEPSAKE_NEAR_DISTANCE} between searchable fingerprints.\n")  # fmt: skip
+    near = settings.KEEPSAKE_NEAR_DISTANCE
+    print(
+        f"Keepsake k ≤ {near}: same SHA-256, or pHash distance ≤ {near} between searchable "
+        f"fingerprints. Two-tier: also pairs at {near} < distance ≤ {VERIFY_DISTANCE} that the "
+        "judgement proves to be one picture (pixel or derivative). Kinds are for two-tier.\n"
+    )
     for lines in (dup_lines, look_lines, unrelated_lines, goals_table(dup, look, unrelated)):
         print("\n".join(lines) + "\n")
     print(

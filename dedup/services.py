@@ -18,7 +18,7 @@ from dedup.imaging import (
     unsigned64,
 )
 from dedup.index import near_lookup, phash_bands
-from dedup.judge import pair_judge
+from dedup.judge import candidate_keep, pair_judge
 from dedup.models import DuplicateCandidate, Fingerprint, ScanRun
 
 
@@ -76,7 +76,8 @@ def candidates_record(
     """Store new candidate pairs {(a, b): (phash_d, dhash_d)}; known pairs stay as decided.
 
     A pair already stored keeps its row and status, so a "not a duplicate" decision is
-    never undone by a later scan.
+    never undone by a later scan. Pairs beyond KEEPSAKE_NEAR_DISTANCE (a wider lookup, e.g.
+    `scan_duplicates --k 16 --record`) are kept only when judged to be one picture.
     """
     ordered = {_pair(*pair): distances for pair, distances in pairs.items() if pair[0] != pair[1]}
     if not ordered:
@@ -94,6 +95,8 @@ def candidates_record(
         verdict = pair_judge(
             asset_a=assets[a], asset_b=assets[b], phash_distance=phash_d, dhash_distance=dhash_d
         )
+        if not candidate_keep(kind=verdict.kind, phash_distance=phash_d):
+            continue
         created.append(
             DuplicateCandidate(
                 asset_a=assets[a],

@@ -182,7 +182,7 @@ class DispositionRequestAdmin(ServiceOnlyAdmin):
             return "approved"
 
         for disposition in queryset:
-            self.report(request, str(disposition), lambda d=disposition: approve_one(d))
+            self.report(request, f"Request {disposition.pk}", lambda d=disposition: approve_one(d))
 
     @admin.action(description="Execute selected approved requests", permissions=["execute"])
     def execute(self, request, queryset):
@@ -191,7 +191,7 @@ class DispositionRequestAdmin(ServiceOnlyAdmin):
             return "; ".join(f"asset {pk}: {outcome}" for pk, outcome in outcomes.items())
 
         for disposition in queryset:
-            self.report(request, str(disposition), lambda d=disposition: execute_one(d))
+            self.report(request, f"Request {disposition.pk}", lambda d=disposition: execute_one(d))
 
 
 @admin.register(RetentionPolicy)
@@ -327,7 +327,7 @@ class FixityCheckAdmin(ServiceOnlyAdmin):
     def result(self, obj):
         if obj.ok:
             return "ok"
-        return format_html('<strong style="color:#ba2121">FAILED</strong>')
+        return format_html('<strong style="color:{}">FAILED</strong>', "#ba2121")
 
     @admin.action(description="Check these assets again now", permissions=["check_again"])
     def check_again(self, request, queryset):

@@ -28,16 +28,42 @@ JUDGE_VERSION = "judge/v2"
 # displayed dimensions and frame count, near-equal hashes, the same framing and a reduced
 # view alike everywhere. (Reduced views of identical pixels still differ a little when one
 # file is a JPEG, whose reduced decode scales DCT blocks instead of pixels.)
-IDENTITY_MAX_DISTANCE = 4
+IDENTITY_MAX_DISTANCE = 8
+IDENTITY_MAX_CROP_PERCENT = 1.0
 IDENTITY_MIN_SSIM = 0.97
+# Candidate rule, second tier: pairs found beyond KEEPSAKE_NEAR_DISTANCE (and up to this
+# pHash distance) are kept only when the judgement proves one picture. Crops of 5-10 %
+# move pHash by 10-20 bits, while hash collisions between unrelated photos at that
+# distance are common enough that flagging them unverified would flood the queue.
+VERIFY_DISTANCE = 16
+VERIFIED_KINDS = frozenset({"exact", "pixel", "derivative"})
 
-__all__ = ["JUDGE_VERSION", "PairSide", "Verdict", "files_judge", "pair_judge", "records_judge"]
+__all__ = [
+    "JUDGE_VERSION",
+    "VERIFY_DISTANCE",
+    "PairSide",
+    "Verdict",
+    "candidate_keep",
+    "file_side",
+    "files_judge",
+    "pair_judge",
+    "records_judge",
+]
 
 
 @dataclass(frozen=True)
 class Verdict:
     kind: str
     evidence: dict
+
+
+def candidate_keep(*, kind: str, phash_distance: int, near: int | None = None) -> bool:
+    """Whether a judged pair belongs in the review queue under the two-tier candidate rule."""
+    if near is None:
+        from django.conf import settings
+
+        near = settings.KEEPSAKE_NEAR_DISTANCE
+    return phash_distance <= near or kind in VERIFIED_KINDS
 
 
 def asset_side(asset: Asset) -> PairSide:
@@ -104,7 +130,7 @@ def _identity_plausible(*, side_a: PairSide, side_b: PairSide, evidence: dict) -
     return (
         (side_a.width, side_a.height, side_a.frames) == (side_b.width, side_b.height, side_b.frames)
         and max(distances["phash"], distances["dhash"]) <= IDENTITY_MAX_DISTANCE
-        and pixels.get("inner") is None
+        and pixels.get("crop_percent", 100.0) < IDENTITY_MAX_CROP_PERCENT
         and pixels.get("ssim", 0.0) >= IDENTITY_MIN_SSIM
     )
 

@@ -324,13 +324,13 @@ def compare(*, a: Image.Image, b: Image.Image) -> dict:
     blocks, rows, cols = _blocks(ssim)
     worst = np.unravel_index(int(np.argmin(blocks)), blocks.shape)
     chroma_a, chroma_b = _chroma(ycc_a), _chroma(ycc_b)
-    outer_kept = 100.0 * (1.0 - alignment.width * alignment.height)
+    area_cut = 100.0 * (1.0 - alignment.width * alignment.height)
     return {
         "aligned": True,
         "compared_at": [small_a.width, small_a.height],
-        "inner": alignment.inner if outer_kept >= 0.5 else None,
-        "crop_percent": round(max(outer_kept, 0.0), 1),
-        "crop_box": [round(v, 4) for v in alignment.box(size=(1, 1))],
+        "inner": alignment.inner if area_cut >= 0.5 else None,
+        "crop_percent": round(float(max(area_cut, 0.0)), 1),
+        "crop_box": [round(float(v), 4) for v in alignment.box(size=(1, 1))],
         "correlation": round(alignment.score, 4),
         "ssim": round(float(ssim.mean()), 4),
         "worst_block_ssim": round(float(blocks[worst]), 4),

@@ -21,8 +21,10 @@ SAME_PICTURE_SSIM = 0.90
 # Blocks that differ in at most this share of the picture are a local edit (watermark,
 # retouch); a larger share is movement between frames or viewpoints.
 LOCAL_EDIT_SHARE = 0.10
-# A global exposure change at least this large is a bracket or a light/dark variant.
+# A global exposure change at least this large is a bracket or a light/dark variant;
+# greyscale editions often remap tones, so against one the bar is higher.
 BRIGHTNESS_EV = 0.5
+GREYSCALE_BRIGHTNESS_EV = 1.0
 # Mean Cb/Cr distance between aligned pixels of two colour images that makes them
 # colour variants; recompression and resizing stay under 5.
 COLOUR_SHIFT = 10.0
@@ -133,7 +135,8 @@ def look_alike_reason(pixels: dict) -> str | None:
     if not pixels.get("aligned"):
         return "framing differs beyond a light crop or rescale"
     shift = pixels["luma_shift_ev"]
-    if abs(shift) >= BRIGHTNESS_EV:
+    limit = GREYSCALE_BRIGHTNESS_EV if _greyscale_reason(pixels) else BRIGHTNESS_EV
+    if abs(shift) >= limit:
         return f"brightness differs by {abs(shift):.1f} EV: an exposure or light/dark variant"
     if _colour_variant(pixels):
         return "same design in different colours: a colour variant"

@@ -30,7 +30,7 @@ def test_hold_blocks_the_pair_and_the_filtered_export_verifies(browser, live_ser
     member("olu", "Compliance")
     member("ada", "Archivist")
     scene = make_scene(401)
-    big = ingest_bytes(image_bytes(scene, quality=95), collection=collection, path="a.jpg").asset
+    ingest_bytes(image_bytes(scene, quality=95), collection=collection, path="a.jpg")
     small = ingest_bytes(
         image_bytes(scene.resize((160, 120)), quality=70), collection=collection, path="a-small.jpg"
     ).asset

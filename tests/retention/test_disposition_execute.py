@@ -118,9 +118,7 @@ class TestDispositionExecute:
         record = QuarantineRecord.objects.get(asset=replaced)
 
         with pytest.raises(IntegrityError), transaction.atomic():
-            QuarantineRecord.objects.filter(pk=record.pk).update(
-                purged_at=record.quarantined_at
-            )
+            QuarantineRecord.objects.filter(pk=record.pk).update(purged_at=record.quarantined_at)
 
     def test_an_unapproved_request_is_refused(self, replaced, requester, approver):
         request = disposition_request_create(assets=[replaced], reason="dup", actor=requester)
@@ -142,7 +140,12 @@ class TestDispositionExecute:
         assert "CASE-9" in approved.items.get().outcome
 
     def test_published_bytes_are_never_purged(
-        self, collection, other_asset, user, requester, approver,
+        self,
+        collection,
+        other_asset,
+        user,
+        requester,
+        approver,
         django_capture_on_commit_callbacks,
     ):
         from dedup.consolidation import consolidation_execute
@@ -208,7 +211,12 @@ class TestPurgeCrashes:
 
     @pytest.mark.parametrize("point", ["before the deletion", "during the deletion"])
     def test_a_crash_after_commit_is_finished_by_resume(
-        self, point, approved, replaced, approver, monkeypatch,
+        self,
+        point,
+        approved,
+        replaced,
+        approver,
+        monkeypatch,
         django_capture_on_commit_callbacks,
     ):
         key = replaced.storage_key
@@ -236,7 +244,13 @@ class TestPurgeCrashes:
 
 class TestPurgedLinks:
     def test_a_purged_replaced_asset_answers_with_its_canonical(
-        self, approved, replaced, other_asset, approver, staff, client,
+        self,
+        approved,
+        replaced,
+        other_asset,
+        approver,
+        staff,
+        client,
         django_capture_on_commit_callbacks,
     ):
         execute(approved, approver, django_capture_on_commit_callbacks)
@@ -248,15 +262,28 @@ class TestPurgedLinks:
         assert response["Location"] == reverse("archive:asset-file", args=[other_asset.pk])
 
     def test_a_purged_asset_answers_410_with_the_reason(
-        self, asset, collection, user, requester, approver, staff, client,
+        self,
+        asset,
+        collection,
+        user,
+        requester,
+        approver,
+        staff,
+        client,
         django_capture_on_commit_callbacks,
     ):
         from retention.services import asset_quarantine
 
-        policy_change(policy=policy_current("originals-keep-forever"), actor=None,
-                      keep_forever=False)
-        policy_create(key="field-photos", actor=None, name="Field photos: purge",
-                      collection=collection, purge_after_window=True)
+        policy_change(
+            policy=policy_current("originals-keep-forever"), actor=None, keep_forever=False
+        )
+        policy_create(
+            key="field-photos",
+            actor=None,
+            name="Field photos: purge",
+            collection=collection,
+            purge_after_window=True,
+        )
         with django_capture_on_commit_callbacks(execute=True):
             asset_quarantine(asset=asset, reason="blurred", actor=user)
         request = disposition_request_create(
