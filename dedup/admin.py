@@ -101,10 +101,24 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # The list shows a thumbnail per side: load only what that needs, not the EXIF.
         side = ["id", "state", "original_filename", "sha256"]
-        return super().get_queryset(request).only(
-            "id", "asset_a", "asset_b", "kind", "kind_rank", "phash_distance", "dhash_distance",
-            "evidence", "status", "found_by", "created_at",
-            *[f"asset_a__{f}" for f in side], *[f"asset_b__{f}" for f in side],
+        return (
+            super()
+            .get_queryset(request)
+            .only(
+                "id",
+                "asset_a",
+                "asset_b",
+                "kind",
+                "kind_rank",
+                "phash_distance",
+                "dhash_distance",
+                "evidence",
+                "status",
+                "found_by",
+                "created_at",
+                *[f"asset_a__{f}" for f in side],
+                *[f"asset_b__{f}" for f in side],
+            )
         )
 
     def get_changelist(self, request, **kwargs):
@@ -122,6 +136,11 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
                 "next/",
                 view(lambda r: admin_views.next_view(self, r)),
                 name="dedup_duplicatecandidate_next",
+            ),
+            path(
+                "groups/",
+                view(lambda r: admin_views.groups_view(self, r)),
+                name="dedup_duplicatecandidate_groups",
             ),
             *super().get_urls(),
         ]

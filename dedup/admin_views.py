@@ -13,8 +13,8 @@ from archive.licensing import licence_terms_compare
 from archive.models import Asset
 from archive.selectors import asset_active_holds
 from dedup.models import DuplicateCandidate
-from dedup.review import OPEN, Decision, candidate_decide, canonical_suggest
-from dedup.selectors import review_next
+from dedup.review import OPEN, Decision, candidate_decide, canonical_suggest, group_confirm
+from dedup.selectors import review_groups, review_next
 
 EVIDENCE_ROWS = [
     ("width", "width"),
@@ -137,3 +137,60 @@ def next_view(model_admin, request):
     return HttpResponseRedirect(
         reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk])
     )
+
+
+def groups_view(model_admin, request):
+    """Groups of three or more copies joined by exact/pixel/derivative pairs, one decision each."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    may_decide = request.user.has_perm("dedup.review_duplicates")
+    if request.method == "POST":
+        if not may_decide:
+            raise PermissionDenied
+        return _group_decide(model_admin, request)
+    groups = review_groups()
+    assets = Asset.objects.in_bulk({a for g in groups for a in g["assets"]})
+    shown = []
+    for group in groups[:50]:
+        members = [assets[a] for a in group["assets"]]
+        shown.append(
+            {
+                "members": members,
+                "candidates": group["candidates"],
+                "suggestion": canonical_suggest(assets=members),
+            }
+        )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": "Duplicate groups",
+        "groups": shown,
+        "total": len(groups),
+        "may_decide": may_decide,
+        "queue_url": reverse("admin:dedup_duplicatecandidate_changelist"),
+    }
+    return TemplateResponse(request, "admin/dedup/groups.html", context)
+
+
+def _group_decide(model_admin, request):
+    ids = [int(i) for i in request.POST.getlist("candidates") if i.isdigit()]
+    canonical = Asset.objects.filter(pk=request.POST.get("canonical", "0") or 0).first()
+    candidates = list(DuplicateCandidate.objects.filter(pk__in=ids))
+    try:
+        if canonical is None or len(candidates) != len(ids):
+            raise ArchiveError("Choose the canonical copy of the group.", code="invalid")
+        group_confirm(
+            candidates=candidates,
+            canonical=canonical,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+        )
+    except ArchiveError as exc:
+        model_admin.message_user(request, exc.message, messages.ERROR)
+    else:
+        model_admin.message_user(
+            request,
+            f"Group of {len(candidates) + 1} copies consolidated into asset {canonical.pk}.",
+            messages.SUCCESS,
+        )
+    return HttpResponseRedirect(reverse("admin:dedup_duplicatecandidate_groups"))

@@ -13,6 +13,7 @@ from archive.holds import hold_refusals_audited
 from archive.models import Asset
 from dedup.consolidation import consolidation_execute
 from dedup.models import Consolidation, DuplicateCandidate
+from dedup.selectors import GROUP_KINDS
 
 BULK_KINDS = {DuplicateCandidate.Kind.EXACT, DuplicateCandidate.Kind.PIXEL}
 OPEN = (DuplicateCandidate.Status.PENDING, DuplicateCandidate.Status.DEFERRED)
@@ -156,3 +157,29 @@ def candidates_bulk_confirm(*, candidates: Iterable[DuplicateCandidate], actor) 
         else:
             results.append((candidate, ""))
     return results
+
+
+@hold_refusals_audited()
+@transaction.atomic
+def group_confirm(
+    *, candidates: Iterable[DuplicateCandidate], canonical: Asset, actor, reason: str = ""
+) -> Consolidation:
+    """Confirm a whole group of exact/pixel/derivative pairs into one canonical asset."""
+    _require_reviewer(actor)
+    locked = [_lock_open(c) for c in sorted(candidates, key=lambda c: c.pk)]
+    if not locked:
+        raise ArchiveError("A group needs at least one pair.", code="invalid")
+    if any(c.kind not in GROUP_KINDS for c in locked):
+        raise ArchiveError(
+            "Look-alike (similar) pairs never join a group; decide them one at a time.",
+            code="invalid",
+        )
+    members = {c.asset_a_id for c in locked} | {c.asset_b_id for c in locked}
+    if canonical.pk not in members:
+        raise ArchiveError("The canonical copy must be one of the group.", code="invalid")
+    for candidate in locked:
+        _record(candidate, DuplicateCandidate.Status.CONFIRMED, actor, reason or "group confirm")
+    replaced = list(Asset.objects.filter(pk__in=members - {canonical.pk}).order_by("pk"))
+    return consolidation_execute(
+        canonical=canonical, replaced=replaced, candidates=locked, actor=actor, reason=reason
+    )

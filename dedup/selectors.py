@@ -27,7 +27,8 @@ def review_flags(*, candidates: list) -> None:
     held = assets_frozen_among(asset_ids=ids)
     published = set(
         CatalogueEntry.objects.filter(published=True, asset__in=ids).values_list(
-            "asset_id", flat=True)
+            "asset_id", flat=True
+        )
     )
     for c in candidates:
         c.held = c.asset_a_id in held or c.asset_b_id in held
@@ -53,3 +54,39 @@ def review_next(*, after_id: int | None = None):
         if found is not None:
             return found
     return None
+
+
+GROUP_KINDS = ("exact", "pixel", "derivative")
+
+
+def review_groups(*, min_size: int = 3) -> list[dict]:
+    """Open pairs joined transitively into groups, through exact/pixel/derivative edges only.
+
+    Look-alike (similar) edges never join a group, so a chain of look-alikes cannot
+    collapse into one.
+    """
+    edges = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES, kind__in=GROUP_KINDS)
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    pairs = list(edges.values_list("pk", "asset_a_id", "asset_b_id"))
+    for _pk, a, b in pairs:
+        parent[find(a)] = find(b)
+    groups: dict[int, dict] = {}
+    for pk, a, _b in pairs:
+        group = groups.setdefault(find(a), {"assets": set(), "candidates": []})
+        group["candidates"].append(pk)
+    for asset_id in parent:
+        groups[find(asset_id)]["assets"].add(asset_id)
+    found = [
+        {"assets": sorted(g["assets"]), "candidates": sorted(g["candidates"])}
+        for g in groups.values()
+        if len(g["assets"]) >= min_size
+    ]
+    return sorted(found, key=lambda g: (-len(g["assets"]), g["assets"][0]))
