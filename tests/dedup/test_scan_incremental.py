@@ -38,8 +38,8 @@ def test_setup_schedules_is_idempotent(settings):
     call_command("setup_schedules", stdout=out)
     call_command("setup_schedules", stdout=out)
 
-    schedule = Schedule.objects.get()
-    assert schedule.func == "dedup.tasks.scan_incremental_task"
+    # Other apps (retention) schedule their own jobs too; this one exists exactly once.
+    schedule = Schedule.objects.get(func="dedup.tasks.scan_incremental_task")
     assert schedule.schedule_type == Schedule.MINUTES and schedule.repeats == -1
 
     settings.KEEPSAKE_SCHEDULES = []
