@@ -423,3 +423,31 @@ class IngestRejection(models.Model):
 
     def __str__(self):
         return f"{self.path}: {self.reason}"
+
+
+class ApiIdempotencyKey(models.Model):
+    """The first answer to an API request sent with an `Idempotency-Key`, replayed on retries.
+
+    A client that lost the answer (a dropped connection) sends the request again with the
+    same key and gets the stored status and body instead of a second run; the same key
+    with a different request (the fingerprint of its file and fields) is refused.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=SHA256_HEX_LENGTH)
+    # Empty only inside the transaction of the first request, which fills them before it
+    # commits: nobody else ever reads them empty.
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="api_idempotency_unique_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}:{self.key} → {self.status_code}"

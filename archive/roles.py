@@ -37,6 +37,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "Archivist": [
         *_VIEW_RECORDS,
         "archive.change_collection",
+        # Describing an asset that arrived without a record (API: POST /entries/).
+        "archive.add_catalogueentry",
         "archive.change_catalogueentry",
         "archive.view_licence",
         "archive.view_legalhold",
@@ -69,6 +71,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "archive.view_collection",
         "archive.add_collection",
         "archive.view_asset",
+        # Uploads through the API (POST /assets/); the ingest command needs no permission.
+        "archive.add_asset",
         "archive.view_assetsource",
         "archive.view_ingestrejection",
         "django_q.view_schedule",

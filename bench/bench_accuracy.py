@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -225,7 +226,8 @@ def save(im: Image.Image, path: Path, fmt: str, exif: Image.Exif | None = None, 
     if fmt == "JPEG" and im.mode not in ("L", "RGB"):
         im = im.convert("RGB")
     # Fast encoder settings: compression effort changes file size, not decoded pixels.
-    fast = {"PNG": {"compress_level": 1}, "WEBP": {"method": 0}}.get(fmt, {})
+    fast = {"PNG": {"compress_level": 1}, "WEBP": {"method": 0}, "JPEG": {"quality": 90}}
+    fast = fast.get(fmt, {})
     im.save(path, fmt, **{**fast, **params})
     return path
 
@@ -352,22 +354,18 @@ def _decoded(m: Master) -> Image.Image:
 
 
 def _format_variants(m: Master, folder: Path, exif) -> list[tuple[str, str, Path]]:
-    decoded = _decoded(m)
-    lossless = save(decoded, folder / "lossless.webp", "WEBP", exif, lossless=True)
-    lossy = save(decoded, folder / "lossy.webp", "WEBP", exif, quality=80)
-    made = [("WebP lossless", "pixel", lossless), ("WebP lossy q80", "derivative", lossy)]
+    im = _decoded(m)
+    made = [
+        ("WebP lossless", "pixel", save(im, folder / "a.webp", "WEBP", exif, lossless=True)),
+        ("WebP lossy q80", "derivative", save(im, folder / "b.webp", "WEBP", exif, quality=80)),
+    ]
     if m.fmt == "JPEG":
-        made.append(("JPEG to PNG", "pixel", save(decoded, folder / "as.png", "PNG", exif)))
+        made.append(("JPEG to PNG", "pixel", save(im, folder / "as.png", "PNG", exif)))
     else:
-        made.append(
-            (
-                "PNG to JPEG q90",
-                "derivative",
-                save(decoded, folder / "as.jpg", "JPEG", exif, quality=90),
-            )
-        )  # noqa: E501
+        path = save(im, folder / "as.jpg", "JPEG", exif, quality=90)
+        made.append(("PNG to JPEG q90", "derivative", path))
     for quality in (85, 60, 40):
-        path = save(decoded, folder / f"q{quality}.jpg", "JPEG", exif, quality=quality)
+        path = save(im, folder / f"q{quality}.jpg", "JPEG", exif, quality=quality)
         made.append((f"recompressed q{quality}", "derivative", path))
     return made
 
@@ -383,56 +381,23 @@ def _oriented_exif(exif, orientation: int) -> Image.Exif:
 def _geometry_variants(m: Master, folder: Path, exif, rng) -> list[tuple[str, str, Path]]:
     im, made = _decoded(m), []
     for percent in (75, 50, 25):
-        small = im.resize(
-            (round(im.width * percent / 100), round(im.height * percent / 100)), Image.LANCZOS
-        )
-        made.append(
-            (
-                f"downscaled to {percent} %",
-                "derivative",
-                save(small, folder / f"down{percent}.jpg", "JPEG", exif, quality=90),
-            )
-        )  # noqa: E501
-    # Pixels stored rotated a quarter turn, with the tag that turns them back (EXIF 6).
+        size = (round(im.width * percent / 100), round(im.height * percent / 100))
+        path = save(im.resize(size, Image.LANCZOS), folder / f"down{percent}.jpg", "JPEG", exif)
+        made.append((f"downscaled to {percent} %", "derivative", path))
+    # Pixels stored a quarter turn off, with the tag that turns them back (EXIF 6).
     stored, tag = im.transpose(Image.Transpose.ROTATE_90), _oriented_exif(exif, 6)
-    made.append(
-        (
-            "rotated pixels + orientation tag, JPEG",
-            "derivative",
-            save(stored, folder / "rot.jpg", "JPEG", tag, quality=92),
-        )
-    )  # noqa: E501
-    made.append(
-        (
-            "rotated pixels + orientation tag, PNG",
-            "pixel",
-            save(stored, folder / "rot.png", "PNG", tag),
-        )
-    )  # noqa: E501
+    rotated_jpeg = save(stored, folder / "rot.jpg", "JPEG", tag, quality=92)
+    made.append(("rotated pixels + orientation tag, JPEG", "derivative", rotated_jpeg))
+    rotated_png = save(stored, folder / "rot.png", "PNG", tag)
+    made.append(("rotated pixels + orientation tag, PNG", "pixel", rotated_png))
     for percent in (2, 5, 10):
-        cut = crop(im, percent / 100, rng)
-        made.append(
-            (
-                f"cropped {percent} %",
-                "derivative",
-                save(cut, folder / f"crop{percent}.jpg", "JPEG", exif, quality=90),
-            )
-        )  # noqa: E501
-    made.append(
-        (
-            "text watermark",
-            "derivative",
-            save(watermark(im), folder / "watermark.jpg", "JPEG", exif, quality=90),
-        )
-    )  # noqa: E501
+        path = save(crop(im, percent / 100, rng), folder / f"crop{percent}.jpg", "JPEG", exif)
+        made.append((f"cropped {percent} %", "derivative", path))
+    marked = save(watermark(im), folder / "watermark.jpg", "JPEG", exif)
+    made.append(("text watermark", "derivative", marked))
     if im.mode != "L":
-        made.append(
-            (
-                "greyscale",
-                "derivative",
-                save(im.convert("L"), folder / "grey.jpg", "JPEG", exif, quality=90),
-            )
-        )  # noqa: E501
+        grey = save(im.convert("L"), folder / "grey.jpg", "JPEG", exif)
+        made.append(("greyscale", "derivative", grey))
     return made
 
 
@@ -453,10 +418,9 @@ def _stamp(moment) -> tuple[str, str]:
 
 def burst_make(m: Master, labelled: Labelled, rng: random.Random) -> None:
     """Three frames a fraction of a second apart: a panning or a zooming burst."""
-    from datetime import datetime, timedelta
-
     zoom, im = m.index % 2 == 1, _decoded(m)
-    moment = datetime(2021, 6, 1, 12, 0, 0) + timedelta(days=m.index, milliseconds=120)  # noqa: DTZ001
+    start = datetime(2021, 6, 1, 12, 0, 0, tzinfo=UTC)
+    moment = start + timedelta(days=m.index, milliseconds=120)
     paths = []
     for frame in range(3):
         kept = 0.92 - 0.04 * frame if zoom else 0.85
@@ -504,8 +468,10 @@ def _copy_in(source: str, folder: Path, labelled: Labelled, group: str) -> str:
 
 def natural_make(*, natural: dict, masters: dict[str, str], root: Path, labelled: Labelled):
     """Pairs the packages ship themselves: look-alike designs and their own duplicates."""
-    for label, key in (("colour variants (MATE)", "colour variants"),
-                       ("light/dark variants (MATE)", "light/dark variants")):  # fmt: skip
+    for label, key in (
+        ("colour variants (MATE)", "colour variants"),
+        ("light/dark variants (MATE)", "light/dark variants"),
+    ):
         files = [_copy_in(f, root / "natural" / key, labelled, key) for f in natural[key]]
         labelled.look_alikes += [(a, b, label) for a, b in itertools.combinations(files, 2)]
     for stem, key, transform, expected in (

@@ -3,12 +3,14 @@
 import hashlib
 import multiprocessing
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 from django.utils import timezone
 
 from dedup.imaging import ImageDecodeError, fingerprint_image
+from dedup.judge import file_side, files_judge
+from dedup.judge.pixels import DECODE_ERRORS
 from dedup.report import _groups, near_pairs
 
 CHUNK_SIZE = 1024 * 1024
@@ -41,24 +43,25 @@ def _side(row: dict) -> dict:
 
 
 def _pair_row(a: dict, b: dict, phash_d: int, dhash_d: int) -> dict:
-    fa, fb = a["fp"], b["fp"]
-    larger = (
-        "a"
-        if fa.width * fa.height > fb.width * fb.height
-        else "b"
-        if fb.width * fb.height > fa.width * fa.height
-        else "same"
-    )
-    evidence = {
-        "a": {"width": fa.width, "height": fa.height, "format": fa.format, "size": a["size"]},
-        "b": {"width": fb.width, "height": fb.height, "format": fb.format, "size": b["size"]},
-        "larger": larger,
-        "reason": f"perceptual hashes {phash_d} bits apart (pHash), {dhash_d} (dHash)",
-    }
+    # The same judgement as for stored assets, reading both files where they lie.
+    try:
+        with open(a["path"], "rb") as fp_a, open(b["path"], "rb") as fp_b:
+            verdict = files_judge(
+                side_a=file_side(fp=fp_a),
+                side_b=file_side(fp=fp_b),
+                fp_a=fp_a,
+                fp_b=fp_b,
+                phash_distance=phash_d,
+                dhash_distance=dhash_d,
+            )
+        kind, evidence = verdict.kind, verdict.evidence
+    except (OSError, *DECODE_ERRORS) as exc:
+        kind = "similar"
+        evidence = {"distances": {"phash": phash_d, "dhash": dhash_d}, "reason": f"{exc}"}
     return {
         "a": _side(a),
         "b": _side(b),
-        "kind": "similar",
+        "kind": kind,
         "distances": {"phash": phash_d, "dhash": dhash_d},
         "evidence": evidence,
     }
@@ -112,7 +115,7 @@ def folder_report_build(*, path: str, k: int, workers: int = 1) -> dict:
         "fingerprint_errors": len(examined) - len(good),
         "errors": [{"path": r["path"], "error": r["error"]} for r in examined if "error" in r],
         "pairs": len(rows),
-        "pairs_by_kind": {"similar": len(rows)} if rows else {},
+        "pairs_by_kind": dict(sorted(Counter(r["kind"] for r in rows).items())),
         "groups": len(groups),
         "exact_groups": len(exact),
         "exact_copies_avoided": sum(len(g["sources"]) - 1 for g in exact),

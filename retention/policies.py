@@ -179,26 +179,31 @@ def policy_change(
     return new
 
 
-def policies_seed_defaults(*, actor=None) -> list[RetentionPolicy]:
-    """Create each default policy that does not exist yet (under any version); idempotent."""
-    created = []
-    existing = set(RetentionPolicy.objects.values_list("key", flat=True))
-    for spec in DEFAULT_POLICIES:
-        if spec["key"] in existing:
-            continue
-        fields = {k: v for k, v in spec.items() if k != "key"}
+def _seed_one(spec: dict, actor) -> RetentionPolicy | None:
+    fields = {k: v for k, v in spec.items() if k != "key"}
+    policy = RetentionPolicy(key=spec["key"], created_by=actor, reason="default policy", **fields)
+    policy.full_clean(validate_constraints=False)
+    try:
+        # Two seeders at once (two deploys): the unique constraint keeps one of each.
         with transaction.atomic():
-            created.append(
-                RetentionPolicy.objects.create(key=spec["key"], created_by=actor, **fields)
-            )
+            policy.save()
             audit_record(
                 actor=actor,
                 verb="policy.created",
-                obj=created[-1],
-                after=_snapshot(created[-1]),
-                reason="default policy",
+                obj=policy,
+                after=_snapshot(policy),
+                reason=policy.reason,
             )
-    return created
+    except IntegrityError:
+        return None
+    return policy
+
+
+def policies_seed_defaults(*, actor=None) -> list[RetentionPolicy]:
+    """Create each default policy that does not exist yet (under any version); idempotent."""
+    existing = set(RetentionPolicy.objects.values_list("key", flat=True))
+    created = [_seed_one(spec, actor) for spec in DEFAULT_POLICIES if spec["key"] not in existing]
+    return [policy for policy in created if policy is not None]
 
 
 def policy_history(*, key: str) -> QuerySet:

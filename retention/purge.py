@@ -53,9 +53,10 @@ def disposition_request_create(
     request = DispositionRequest(reason=reason.strip(), requested_by=actor)
     request.full_clean()
     request.save()
-    DispositionItem.objects.bulk_create(
-        DispositionItem(request=request, asset=asset) for asset in locked
-    )
+    items = [DispositionItem(request=request, asset=asset) for asset in locked]
+    for item in items:
+        item.full_clean()
+    DispositionItem.objects.bulk_create(items)
     audit_record(
         actor=actor,
         verb="disposition.requested",

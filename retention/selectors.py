@@ -39,7 +39,7 @@ def _tiers() -> list[dict]:
                 "count": row.get("count", 0),
                 "bytes": size,
                 "price": price,
-                "monthly_cost": round(size / GB * price, 2),
+                "monthly_cost": round(size / GB * price, 4),
             }
         )
     return tiers
@@ -108,7 +108,7 @@ def storage_dashboard() -> dict:
         "tiers": tiers,
         "total_bytes": sum(t["bytes"] for t in tiers),
         "total_count": sum(t["count"] for t in tiers),
-        "monthly_cost": round(sum(t["monthly_cost"] for t in tiers), 2),
+        "monthly_cost": round(sum(t["monthly_cost"] for t in tiers), 4),
         "currency": settings.KEEPSAKE_PRICE_CURRENCY,
         "collections": collections,
         "duplicates": _duplicates(),

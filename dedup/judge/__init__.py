@@ -8,6 +8,7 @@ docs/report-format.md.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -22,6 +23,8 @@ from dedup.judge.sides import PairSide, records_evidence, side_encoding
 
 if TYPE_CHECKING:
     from archive.models import Asset
+
+logger = logging.getLogger(__name__)
 
 JUDGE_VERSION = "judge/v2"
 # Full-size decodes prove pixel identity only for pairs this close already: the same
@@ -47,6 +50,7 @@ __all__ = [
     "file_side",
     "files_judge",
     "pair_judge",
+    "pair_judge_records",
     "records_judge",
 ]
 
@@ -176,6 +180,19 @@ def files_judge(
     return _finish(evidence=evidence, same_bytes=False, judged_by="pixels")
 
 
+def pair_judge_records(
+    *, asset_a: Asset, asset_b: Asset, phash_distance: int, dhash_distance: int
+) -> Verdict:
+    """Judge two stored assets from their records and EXIF only, without reading bytes."""
+    return records_judge(
+        side_a=asset_side(asset_a),
+        side_b=asset_side(asset_b),
+        phash_distance=phash_distance,
+        dhash_distance=dhash_distance,
+        note="pixels not compared (report budget spent)",
+    )
+
+
 def pair_judge(
     *, asset_a: Asset, asset_b: Asset, phash_distance: int, dhash_distance: int
 ) -> Verdict:
@@ -203,10 +220,16 @@ def pair_judge(
                 dhash_distance=dhash_distance,
             )
     except OSError as exc:
-        return records_judge(
-            side_a=side_a,
-            side_b=side_b,
-            phash_distance=phash_distance,
-            dhash_distance=dhash_distance,
-            note=f"stored bytes unreadable: {exc}",
-        )
+        note = f"stored bytes unreadable: {exc}"
+    except Exception as exc:
+        # The judgement runs inside the ingest transaction: a flaw in it must cost the
+        # pair its pixel evidence, never the ingest of a valid file.
+        logger.exception("judging assets %s and %s failed", asset_a.pk, asset_b.pk)
+        note = f"pixels not compared: {type(exc).__name__}"
+    return records_judge(
+        side_a=side_a,
+        side_b=side_b,
+        phash_distance=phash_distance,
+        dhash_distance=dhash_distance,
+        note=note,
+    )

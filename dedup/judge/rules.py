@@ -18,6 +18,11 @@ from dedup.judge.pixels import GREY_CHROMA
 # (recompressed to quality 40, a quarter of the size, cropped by 10 %) stay above 0.95,
 # stereo views and neighbouring frames fall well below.
 SAME_PICTURE_SSIM = 0.90
+# Below this aligned SSIM the structure differs too much to call two images one design.
+SAME_DESIGN_SSIM = 0.75
+# Differences confined to some regions of a still alike picture: things moved.
+MOVED_MIN_SSIM = 0.4
+MOVED_MAX_SHARE = 0.6
 # Blocks that differ in at most this share of the picture are a local edit (watermark,
 # retouch); a larger share is movement between frames or viewpoints.
 LOCAL_EDIT_SHARE = 0.10
@@ -134,21 +139,21 @@ def look_alike_reason(pixels: dict) -> str | None:
     """Why aligned pixels show a different photograph, or None if they show the same one."""
     if not pixels.get("aligned"):
         return "framing differs beyond a light crop or rescale"
-    shift = pixels["luma_shift_ev"]
+    shift, ssim = pixels["luma_shift_ev"], pixels["ssim"]
     limit = GREYSCALE_BRIGHTNESS_EV if _greyscale_reason(pixels) else BRIGHTNESS_EV
     if abs(shift) >= limit:
         return f"brightness differs by {abs(shift):.1f} EV: an exposure or light/dark variant"
-    if _colour_variant(pixels):
+    if _colour_variant(pixels) and ssim >= SAME_DESIGN_SSIM:
         return "same design in different colours: a colour variant"
-    share = pixels["blocks_differing"] / pixels["blocks"]
-    if share > LOCAL_EDIT_SHARE and pixels["ssim"] >= 0.5:
+    differing, blocks = pixels["blocks_differing"], pixels["blocks"]
+    if ssim >= SAME_PICTURE_SSIM and differing <= LOCAL_EDIT_SHARE * blocks:
+        return None
+    if ssim >= MOVED_MIN_SSIM and 0 < differing <= MOVED_MAX_SHARE * blocks:
         return (
-            f"local differences in {pixels['blocks_differing']} of {pixels['blocks']} "
-            "regions: things moved (a neighbouring frame or another viewpoint)"
+            f"local differences in {differing} of {blocks} regions: things moved "
+            "(a neighbouring frame or another viewpoint)"
         )
-    if pixels["ssim"] < SAME_PICTURE_SSIM or share > LOCAL_EDIT_SHARE:
-        return f"different pictures (aligned SSIM {pixels['ssim']:.2f})"
-    return None
+    return f"different pictures (aligned SSIM {ssim:.2f})"
 
 
 def _identical_reason(evidence: dict) -> str:

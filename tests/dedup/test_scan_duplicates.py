@@ -74,7 +74,7 @@ def test_json_report_shape(archive_with_duplicates):
 
     summary = report["summary"]
     assert summary["assets"] == 3 and summary["sources"] == 4
-    assert summary["pairs"] == 1 and summary["pairs_by_kind"] == {"similar": 1}
+    assert summary["pairs"] == 1 and summary["pairs_by_kind"] == {"derivative": 1}
     assert summary["exact_groups"] == 1 and summary["exact_copies_avoided"] == 1
     assert summary["duplicate_rate"] == 0.5  # 2 redundant deliveries of 4
     assert summary["reclaimable_bytes"] == half.size
@@ -87,7 +87,7 @@ def test_json_report_shape(archive_with_duplicates):
         "collection": "Field photos",
     }
     assert pair["b"]["id"] == half.pk
-    assert pair["kind"] == "similar"
+    assert pair["kind"] == "derivative"
     assert set(pair["distances"]) == {"phash", "dhash"}
     assert pair["status"] == "pending"  # the ingest already queued it
     (group,) = report["exact_groups"]

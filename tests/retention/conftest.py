@@ -43,9 +43,23 @@ def hold(asset, matter="M-1"):
     )
 
 
+@pytest.fixture(autouse=True)
+def default_policies(db):
+    """The seeded defaults; a transactional test elsewhere may have flushed them."""
+    from retention.policies import policies_seed_defaults
+
+    policies_seed_defaults()
+
+
 @pytest.fixture
 def operator(db):
-    return person("operator", "retention.move_asset", "retention.view_storage_dashboard")
+    return person(
+        "operator",
+        "retention.move_asset",
+        "retention.view_storage_dashboard",
+        "retention.view_retentionpolicy",
+        "retention.view_pendingmove",
+    )
 
 
 @pytest.fixture

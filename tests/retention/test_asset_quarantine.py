@@ -29,8 +29,8 @@ class TestAssetQuarantine:
         assert window == timedelta(days=30)
 
     def test_a_replaced_duplicate_gets_its_policys_window(self, replaced):
-        from retention.policies import policy_change
         from retention.models import RetentionPolicy
+        from retention.policies import policy_change
 
         policy = RetentionPolicy.objects.get(key="replaced-duplicates", is_current=True)
         policy_change(policy=policy, actor=None, quarantine_window_days=45)

@@ -7,7 +7,6 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from archive.errors import ArchiveError
-from archive.holds import LegalHoldRefused
 from archive.models import Asset, AuditEvent
 from dedup.models import Fingerprint
 from retention.models import DispositionRequest, PendingMove, QuarantineRecord
@@ -298,3 +297,31 @@ class TestPurgedLinks:
 
         assert response.status_code == 410
         assert "out of focus, no value" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_commits_delete_bytes_only_after_commit_and_holds_win(
+    collection, user, requester, approver
+):
+    """Outside any test transaction: on-commit deletions and rollbacks really happen."""
+    from dedup.consolidation import consolidation_execute
+    from tests.archive.helpers import ingest_picture
+
+    keep = ingest_picture(collection=collection, colour="gold").asset
+    drop = ingest_picture(collection=collection, colour="silver").asset
+    hot_key = drop.storage_key
+    consolidation_execute(canonical=keep, replaced=[drop], candidates=[], actor=user)
+    assert not exists("hot", hot_key) and stored_sha(drop) == drop.sha256
+    request = disposition_request_create(assets=[drop], reason="dup", actor=requester)
+    disposition_request_approve(request=request, actor=approver)
+    window_closed(drop)
+    held = hold(drop, "REAL-1")
+
+    assert "REAL-1" in disposition_execute(request=request, actor=approver)[drop.pk]
+    assert AuditEvent.objects.filter(verb="legalhold.refused").count() == 1
+    from archive.holds import legal_hold_release
+
+    legal_hold_release(hold=held, reason="settled", actor=held.placed_by)
+    assert disposition_execute(request=request, actor=approver) == {drop.pk: "purged"}
+    assert not exists("quarantine", drop.storage_key or hot_key)
+    assert PendingMove.objects.get(kind="purge").step == PendingMove.Step.DONE

@@ -1,0 +1,346 @@
+"""Assets: list, retrieve and upload. Thin views; every write calls a service."""
+
+import hashlib
+import json
+
+from django.apps import apps
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from archive.errors import ArchiveError
+from archive.ingest import EntryMetadata, IngestStatus, asset_ingest
+from archive.models import ApiIdempotencyKey, Asset
+from archive.selectors import assets_frozen_among, frozen_asset_ids
+from archive.services import collection_get_or_create
+from config.api import Api, ListApi, error_body
+
+
+class FingerprintOutput(serializers.Serializer):
+    phash = serializers.CharField(allow_null=True, help_text="64-bit pHash, hexadecimal")
+    dhash = serializers.CharField(allow_null=True, help_text="64-bit dHash, hexadecimal")
+    low_information = serializers.BooleanField()
+    hash_version = serializers.CharField()
+    error = serializers.CharField(allow_blank=True)
+
+
+class AssetOutput(serializers.ModelSerializer):
+    """An asset; `held` needs the ids of frozen assets in the context (`held`)."""
+
+    collection = serializers.CharField(source="collection.name")
+    replaced_by = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="the canonical asset this one was consolidated into; null if not replaced",
+    )
+    held = serializers.SerializerMethodField(help_text="frozen by an active legal hold")
+    file_url = serializers.SerializerMethodField()
+    fingerprint = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Asset
+        fields = [
+            "id",
+            "sha256",
+            "size",
+            "format",
+            "width",
+            "height",
+            "colour_mode",
+            "frame_count",
+            "state",
+            "role",
+            "derived_from",
+            "replaced_by",
+            "held",
+            "storage_alias",
+            "collection",
+            "original_path",
+            "original_filename",
+            "ingested_at",
+            "exif",
+            "file_url",
+            "fingerprint",
+        ]
+
+    def get_held(self, asset) -> bool:
+        return asset.pk in self.context.get("held", ())
+
+    def get_file_url(self, asset) -> str:
+        return f"/assets/{asset.pk}/file/"
+
+    @extend_schema_field(FingerprintOutput(allow_null=True))
+    def get_fingerprint(self, asset):
+        fingerprint = getattr(asset, "fingerprint", None)
+        if fingerprint is None:
+            return None
+        mask = (1 << 64) - 1
+        return {
+            "phash": None if fingerprint.phash is None else f"{fingerprint.phash & mask:016x}",
+            "dhash": None if fingerprint.dhash is None else f"{fingerprint.dhash & mask:016x}",
+            "low_information": fingerprint.low_information,
+            "hash_version": fingerprint.hash_version,
+            "error": fingerprint.error,
+        }
+
+
+def held_context(assets) -> dict:
+    """The serializer context saying which of a page of assets are frozen (two queries)."""
+    return {"held": assets_frozen_among(asset_ids=[asset.pk for asset in assets])}
+
+
+class AssetFilter(filters.FilterSet):
+    collection = filters.CharFilter(field_name="sources__collection__name", distinct=True)
+    state = filters.ChoiceFilter(choices=Asset.State.choices)
+    role = filters.ChoiceFilter(choices=Asset.Role.choices)
+    published = filters.BooleanFilter(method="filter_published")
+    held = filters.BooleanFilter(
+        method="filter_held", help_text="frozen (or not) by an active legal hold"
+    )
+    replaced = filters.BooleanFilter(
+        field_name="replaced_by",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="consolidated into a canonical asset (or not)",
+    )
+    duplicate_kind = filters.ChoiceFilter(
+        method="filter_duplicate_kind",
+        choices=[(k, k) for k in ("exact", "pixel", "derivative", "similar")],
+        help_text="assets in a candidate pair of this kind",
+    )
+
+    class Meta:
+        model = Asset
+        fields = ["collection", "state", "role", "format", "published", "held", "duplicate_kind"]
+
+    def filter_published(self, queryset, name, value):
+        published = Q(entries__published=True)
+        return queryset.filter(published).distinct() if value else queryset.exclude(published)
+
+    def filter_held(self, queryset, name, value):
+        frozen = Q(pk__in=frozen_asset_ids())
+        return queryset.filter(frozen) if value else queryset.exclude(frozen)
+
+    def filter_duplicate_kind(self, queryset, name, value):
+        # Looked up through the app registry: the archive never imports its child apps.
+        candidates = apps.get_model("dedup", "DuplicateCandidate").objects.filter(kind=value)
+        involved = candidates.filter(Q(asset_a=OuterRef("pk")) | Q(asset_b=OuterRef("pk")))
+        return queryset.filter(Exists(involved))
+
+
+def _assets():
+    return Asset.objects.select_related("collection", "fingerprint")
+
+
+class AssetDetailApi(Api):
+    """One asset. A replaced asset answers with a redirect to its canonical (302), and its
+    own record in the body; `?replaced=1` answers 200 with the replaced asset instead."""
+
+    required_permissions = {"GET": ["archive.view_asset"]}
+
+    class AssetDetailQuery(serializers.Serializer):
+        replaced = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="answer with a replaced asset itself instead of redirecting",
+        )
+
+    @extend_schema(
+        parameters=[AssetDetailQuery],
+        responses={
+            200: AssetOutput,
+            302: OpenApiResponse(
+                AssetOutput,
+                description="replaced: `Location` names the canonical asset's URL",
+            ),
+        },
+    )
+    def get(self, request, pk: int):
+        query = self.AssetDetailQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        asset = get_object_or_404(_assets(), pk=pk)
+        body = AssetOutput(asset, context=held_context([asset])).data
+        if asset.replaced_by_id is None or query.validated_data["replaced"]:
+            return Response(body)
+        location = request.build_absolute_uri(
+            reverse("api:asset-detail", args=[asset.replaced_by_id])
+        )
+        return Response(body, status=status.HTTP_302_FOUND, headers={"Location": location})
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retrying with the same key returns the first answer instead of running "
+    "again (1–255 printable ASCII characters; a different request under the same key: 409).",
+)
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise ValidationError({"Idempotency-Key": ["Use 1 to 255 printable ASCII characters."]})
+    return key
+
+
+def _request_fingerprint(values: dict) -> str:
+    """The SHA-256 of what an upload asks for: the file's bytes and every other field."""
+    upload = values["file"]
+    content = hashlib.sha256()
+    for chunk in upload.chunks():
+        content.update(chunk)
+    upload.seek(0)
+    fields = {name: value for name, value in values.items() if name != "file"}
+    fields["file"] = content.hexdigest()
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _replay(stored: ApiIdempotencyKey, fingerprint: str) -> Response:
+    if stored.fingerprint != fingerprint:
+        raise ArchiveError(
+            "This Idempotency-Key was used for a different request; use a new key.",
+            code="conflict",
+        )
+    return Response(
+        stored.response, status=stored.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+class AssetListApi(ListApi):
+    """List assets (GET) or upload one image (POST); the same bytes again answer 200."""
+
+    queryset = Asset.objects.none()
+    filterset_class = AssetFilter
+    parser_classes = [MultiPartParser]
+    required_permissions = {"GET": ["archive.view_asset"], "POST": ["archive.add_asset"]}
+
+    class UploadInput(serializers.Serializer):
+        file = serializers.FileField()
+        collection = serializers.CharField(max_length=200)
+        path = serializers.CharField(
+            max_length=1024, required=False, help_text="the file's path on the sending system"
+        )
+        title = serializers.CharField(max_length=500, required=False, default="")
+        description = serializers.CharField(required=False, default="")
+        accession_number = serializers.CharField(max_length=100, required=False, default="")
+        creator = serializers.CharField(max_length=300, required=False, default="")
+        published = serializers.BooleanField(required=False, default=False)
+
+    class UploadOutput(serializers.Serializer):
+        status = serializers.ChoiceField(choices=[s.value for s in IngestStatus])
+        asset = AssetOutput()
+        entry = serializers.IntegerField(allow_null=True)
+        possible_duplicates = serializers.ListField(
+            child=serializers.IntegerField(),
+            help_text="assets the pre-ingest check flagged as possible duplicates of this one",
+        )
+
+    @extend_schema(responses=AssetOutput(many=True))
+    def get(self, request):
+        queryset = _assets().order_by("-pk")
+        return self.list_response(queryset, AssetOutput, page_context=held_context)
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        request={"multipart/form-data": UploadInput},
+        responses={
+            201: UploadOutput,
+            200: OpenApiResponse(UploadOutput, description="bytes already held: that asset"),
+            413: OpenApiResponse(description="file too large"),
+            422: OpenApiResponse(description="not a storable image"),
+        },
+    )
+    def post(self, request):
+        data = self.UploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        key = _idempotency_key(request)
+        upload = values["file"]
+        if upload.size > settings.KEEPSAKE_MAX_UPLOAD_BYTES:
+            raise ArchiveError(
+                f"{upload.name}: {upload.size} bytes exceeds the upload limit "
+                f"of {settings.KEEPSAKE_MAX_UPLOAD_BYTES} bytes.",
+                code="too_large",
+            )
+        if key is None:
+            return self._ingest(request, values)
+        return self._ingest_once(request, values, key)
+
+    def _ingest_once(self, request, values: dict, key: str) -> Response:
+        fingerprint = _request_fingerprint(values)
+        with transaction.atomic():
+            try:
+                # The key is claimed in the transaction that runs the upload: a concurrent
+                # retry waits on the unique constraint (PostgreSQL) or the write lock
+                # (SQLite) until this one ends, then replays its answer; a failure rolls
+                # back the claim too, so the next retry runs again.
+                with transaction.atomic():
+                    claim = ApiIdempotencyKey.objects.create(
+                        user=request.user, key=key, fingerprint=fingerprint
+                    )
+            except IntegrityError:
+                return _replay(
+                    ApiIdempotencyKey.objects.get(user=request.user, key=key), fingerprint
+                )
+            response = self._ingest(request, values)
+            claim.status_code = response.status_code
+            claim.response = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+            claim.save(update_fields=["status_code", "response"])
+        return response
+
+    def _ingest(self, request, values: dict) -> Response:
+        upload = values["file"]
+        collection = collection_get_or_create(name=values["collection"], actor=request.user)
+        metadata = EntryMetadata(
+            title=values["title"],
+            description=values["description"],
+            accession_number=values["accession_number"],
+            creator=values["creator"],
+        )
+        outcome = asset_ingest(
+            fp=upload,
+            path=values.get("path") or upload.name,
+            collection=collection,
+            actor=request.user,
+            metadata=metadata,
+            published=values["published"],
+        )
+        if outcome.status == IngestStatus.REJECTED:
+            if outcome.reason.startswith("invalid metadata"):
+                return Response(
+                    error_body(code="invalid", message=outcome.reason),
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            return Response(
+                error_body(code="invalid_image", message=outcome.reason),
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        body = self.UploadOutput(
+            {
+                "status": outcome.status.value,
+                "asset": outcome.asset,
+                "entry": outcome.entry.pk if outcome.entry else None,
+                "possible_duplicates": outcome.findings.get("possible_duplicates", []),
+            },
+            context=held_context([outcome.asset]),
+        ).data
+        created = outcome.status == IngestStatus.NEW
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

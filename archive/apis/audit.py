@@ -1,0 +1,194 @@
+"""The audit trail: list events, export them (streamed, with a manifest), verify the chain.
+
+Filters mean what they mean for `export_audit`: the list and the export both go through
+`archive.audit_export.audit_export_events`.
+"""
+
+from django.http import StreamingHttpResponse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from archive.audit import audit_verify
+from archive.audit_export import (
+    FORMATS,
+    audit_export_events,
+    audit_export_filter_parse,
+    audit_export_head,
+    audit_export_stream,
+    audit_exported_record,
+)
+from archive.errors import ArchiveError
+from archive.models import AuditEvent
+from config.api import Api, ListApi
+
+FILTER_HELP = {
+    "since": "ISO date or date-time, inclusive",
+    "until": "ISO date or date-time, exclusive",
+    "actor": "user name as recorded",
+    "object": "an object type (archive.asset) or type and id (archive.asset:7)",
+    "verb": 'a verb (legalhold.placed), or a prefix ending in "*" (legalhold.*)',
+}
+
+
+def _parsed(values: dict):
+    try:
+        return audit_export_filter_parse(
+            since=values.get("since") or "",
+            until=values.get("until") or "",
+            actor=values.get("actor") or "",
+            obj=values.get("object") or "",
+            verb=values.get("verb") or "",
+        )
+    except ArchiveError as exc:
+        raise ValidationError({"filters": [exc.message.replace("--", "")]}) from exc
+
+
+def _head(upto: int | None) -> tuple[int, str]:
+    try:
+        return audit_export_head(upto=upto)
+    except ArchiveError as exc:
+        raise ValidationError({"upto": [exc.message]}) from exc
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "sequence",
+            "created_at",
+            "actor_name",
+            "verb",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "reason",
+            "previous_hash",
+            "hash",
+        ]
+
+
+class AuditEventFilter(filters.FilterSet):
+    since = filters.CharFilter(help_text=FILTER_HELP["since"])
+    until = filters.CharFilter(help_text=FILTER_HELP["until"])
+    actor = filters.CharFilter(help_text=FILTER_HELP["actor"])
+    object = filters.CharFilter(help_text=FILTER_HELP["object"])
+    verb = filters.CharFilter(help_text=FILTER_HELP["verb"])
+
+    class Meta:
+        model = AuditEvent
+        fields = ["since", "until", "actor", "object", "verb"]
+
+    def filter_queryset(self, queryset):
+        # The export's selector applies them, so the list and the export always agree.
+        parsed = _parsed(self.form.cleaned_data)
+        return audit_export_events(filters=parsed, upto=audit_export_head()[0])
+
+
+class AuditEventListApi(ListApi):
+    queryset = AuditEvent.objects.none()
+    filterset_class = AuditEventFilter
+    required_permissions = {"GET": ["archive.view_auditevent"]}
+
+    @extend_schema(responses=AuditEventOutput(many=True))
+    def get(self, request):
+        return self.list_response(AuditEvent.objects.all(), AuditEventOutput)
+
+
+class AuditExportQuery(serializers.Serializer):
+    format = serializers.ChoiceField(choices=FORMATS, default="csv")
+    since = serializers.CharField(required=False, help_text=FILTER_HELP["since"])
+    until = serializers.CharField(required=False, help_text=FILTER_HELP["until"])
+    actor = serializers.CharField(required=False, help_text=FILTER_HELP["actor"])
+    object = serializers.CharField(required=False, help_text=FILTER_HELP["object"])
+    verb = serializers.CharField(required=False, help_text=FILTER_HELP["verb"])
+    upto = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text="the chain head to export up to (default: now); the export answers with "
+        "it in `X-Audit-Upto`, and the manifest of the same export needs it",
+    )
+
+
+def _export(request):
+    query = AuditExportQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    values = query.validated_data
+    filters = _parsed(values)
+    upto = _head(values.get("upto"))[0]
+    chunks, result = audit_export_stream(filters=filters, fmt=values["format"], upto=upto)
+    return chunks, result, f"keepsake-audit-upto-{upto}.{values['format']}"
+
+
+class AuditExportApi(Api):
+    """Stream the events up to the chain head as CSV or JSON lines; the export is audited."""
+
+    required_permissions = {"GET": ["archive.export_audit"]}
+
+    @extend_schema(
+        parameters=[AuditExportQuery],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="format=csv"),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="format=jsonl"
+            ),
+        },
+    )
+    def get(self, request):
+        chunks, result, name = _export(request)
+        audit_exported_record(result=result, actor=request.user)
+        content_type = "text/csv" if result.fmt == "csv" else "application/x-ndjson"
+        response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["X-Audit-Upto"] = str(result.head[0])
+        return response
+
+
+class AuditExportManifestApi(Api):
+    """The manifest of the export with the same filters and `upto`: rows, head, SHA-256."""
+
+    required_permissions = {"GET": ["archive.export_audit"]}
+
+    @extend_schema(parameters=[AuditExportQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        chunks, result, name = _export(request)
+        # The same bytes again, hashed and counted but not sent: pinned to event #upto,
+        # they are the bytes the export gave.
+        for _chunk in chunks:
+            pass
+        return Response(result.manifest(file_name=name))
+
+
+class ChainProblemOutput(serializers.Serializer):
+    sequence = serializers.IntegerField(allow_null=True, help_text="null: the tail was cut")
+    message = serializers.CharField()
+
+
+class AuditVerifyApi(Api):
+    """Recompute the hash chain from event #1 to the chain head; name the first fault."""
+
+    required_permissions = {"GET": ["archive.view_auditevent"]}
+
+    class AuditVerifyOutput(serializers.Serializer):
+        ok = serializers.BooleanField()
+        checked = serializers.IntegerField(help_text="events verified")
+        head_hash = serializers.CharField(allow_blank=True)
+        problem = ChainProblemOutput(allow_null=True)
+
+    @extend_schema(responses=AuditVerifyOutput)
+    def get(self, request):
+        report = audit_verify()
+        problem = report.problem
+        body = {
+            "ok": report.ok,
+            "checked": report.checked,
+            "head_hash": report.head_hash,
+            "problem": {"sequence": problem.sequence, "message": problem.message}
+            if problem
+            else None,
+        }
+        return Response(self.AuditVerifyOutput(body).data)

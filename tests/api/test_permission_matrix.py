@@ -1,0 +1,166 @@
+"""Every endpoint × every role (as `setup_roles` makes them) and anonymous: expected status.
+
+Each request runs in a transaction rolled back afterwards, so every role meets the same
+world and a write allowed to one role cannot hide a refusal of the next.
+"""
+
+import io
+import re
+
+import pytest
+from django.db import transaction
+from rest_framework.test import APIClient
+
+from tests.api.conftest import ROLES
+from tests.conftest import image_bytes, make_scene
+
+pytestmark = pytest.mark.django_db
+
+ARC, LIC, COM, OPS = "Archivist", "Licensing", "Compliance", "Operator"
+RECORD_READERS = {ARC, LIC, COM}
+
+
+def upload_body(world):
+    fp = io.BytesIO(image_bytes(make_scene(399)))
+    fp.name = "new.jpg"
+    return {"file": fp, "collection": "Field photos"}
+
+
+# (method, path, body, roles allowed, status when allowed); body may be a function of world.
+MATRIX = [
+    ("get", "/api/v1/assets/", None, {ARC, LIC, COM, OPS}, 200),
+    ("post", "/api/v1/assets/", upload_body, {OPS}, 201),
+    ("get", "/api/v1/assets/{w.pending.asset_a_id}/", None, {ARC, LIC, COM, OPS}, 200),
+    ("get", "/api/v1/assets/{w.replaced.pk}/", None, {ARC, LIC, COM, OPS}, 302),
+    ("get", "/api/v1/entries/", None, RECORD_READERS, 200),
+    (
+        "post",
+        "/api/v1/entries/",
+        lambda w: {"asset": w.replaced.replaced_by_id, "collection": "Field photos", "title": "T"},
+        {ARC},
+        201,
+    ),
+    ("get", "/api/v1/entries/{w.entry.pk}/", None, RECORD_READERS, 200),
+    ("patch", "/api/v1/entries/{w.entry.pk}/", {"title": "Renamed"}, {ARC}, 200),
+    ("get", "/api/v1/licences/", None, RECORD_READERS, 200),
+    ("post", "/api/v1/licences/", lambda w: {"entry": w.entry.pk, "holder": "AP"}, {LIC}, 201),
+    ("get", "/api/v1/licences/{w.licence.pk}/", None, RECORD_READERS, 200),
+    ("patch", "/api/v1/licences/{w.licence.pk}/", {"territory": "EU"}, {LIC}, 200),
+    (
+        "get",
+        "/api/v1/licences/compare/?assets={w.conflict[0].pk}&assets={w.conflict[1].pk}",
+        None,
+        RECORD_READERS,
+        200,
+    ),
+    (
+        "post",
+        "/api/v1/licences/sign-off/",
+        lambda w: {"assets": [a.pk for a in w.conflict], "reason": "same agreement"},
+        {LIC},
+        201,
+    ),
+    ("get", "/api/v1/holds/", None, RECORD_READERS, 200),
+    (
+        "post",
+        "/api/v1/holds/",
+        lambda w: {"matter_reference": "M-8", "reason": "r", "assets": [w.loose.pk]},
+        {COM},
+        201,
+    ),
+    ("get", "/api/v1/holds/{w.hold.pk}/", None, RECORD_READERS, 200),
+    ("post", "/api/v1/holds/{w.hold.pk}/release/", {"reason": "settled"}, {COM}, 200),
+    ("get", "/api/v1/audit/events/", None, {COM}, 200),
+    ("get", "/api/v1/audit/export/?format=jsonl", None, {COM}, 200),
+    ("get", "/api/v1/audit/export/manifest/", None, {COM}, 200),
+    ("get", "/api/v1/audit/verify/", None, {COM}, 200),
+    ("get", "/api/v1/candidates/", None, RECORD_READERS, 200),
+    ("get", "/api/v1/candidates/{w.pending.pk}/", None, RECORD_READERS, 200),
+    (
+        "post",
+        "/api/v1/candidates/{w.pending.pk}/decision/",
+        {"decision": "not_duplicate"},
+        {ARC},
+        200,
+    ),
+    (
+        "post",
+        "/api/v1/candidates/bulk-confirm/",
+        lambda w: {"candidates": [w.pixel.pk]},
+        {ARC},
+        200,
+    ),
+    ("get", "/api/v1/consolidations/", None, {ARC, COM}, 200),
+    ("get", "/api/v1/consolidations/{w.consolidation.pk}/", None, {ARC, COM}, 200),
+    ("post", "/api/v1/consolidations/{w.consolidation.pk}/undo/", {}, {ARC}, 200),
+    ("get", "/api/v1/quarantine/", None, {ARC, COM, OPS}, 200),
+    ("post", "/api/v1/quarantine/{w.quarantine.pk}/restore/", {}, {ARC}, 200),
+    ("get", "/api/v1/dispositions/", None, {ARC, COM, OPS}, 200),
+    (
+        "post",
+        "/api/v1/dispositions/",
+        lambda w: {"assets": [w.loose.pk], "reason": "superseded"},
+        {ARC},
+        201,
+    ),
+    ("get", "/api/v1/dispositions/{w.to_approve.pk}/", None, {ARC, COM, OPS}, 200),
+    ("post", "/api/v1/dispositions/{w.to_approve.pk}/approve/", {}, {COM}, 200),
+    ("post", "/api/v1/dispositions/{w.to_execute.pk}/execute/", {}, {COM}, 200),
+    ("get", "/api/v1/reports/duplication/", None, RECORD_READERS, 200),
+    ("get", "/api/v1/reports/storage/", None, {COM, OPS}, 200),
+]
+PUBLIC = [("get", "/api/v1/schema/"), ("get", "/api/v1/docs/")]
+
+
+def send(client, method: str, path: str, body) -> int:
+    """Make the request in a transaction that is rolled back; return the status."""
+    with transaction.atomic():
+        if method == "get":
+            response = client.get(path)
+        else:
+            fmt = "multipart" if path == "/api/v1/assets/" else "json"
+            response = getattr(client, method)(path, body, format=fmt)
+        if getattr(response, "streaming", False):
+            b"".join(response.streaming_content)
+        transaction.set_rollback(True)
+    return response.status_code
+
+
+def test_every_endpoint_answers_each_role_as_its_permissions_say(world, clients):
+    """0 unauthorised successes: refused roles get 403, anonymous 401, allowed ones succeed."""
+    everyone = {**clients, "anonymous": APIClient()}
+    mismatches, unauthorised, checked = [], [], 0
+    for method, template, body, allowed, success in MATRIX:
+        path = template.format(w=world)
+        for who, client in everyone.items():
+            # Built per request: an upload's file can be read once only.
+            payload = body(world) if callable(body) else body
+            expected = 401 if who == "anonymous" else success if who in allowed else 403
+            got = send(client, method, path, payload if method != "get" else None)
+            checked += 1
+            if got != expected:
+                mismatches.append(f"{method.upper()} {path} as {who}: {got}, expected {expected}")
+            if got < 400 and who not in allowed:
+                unauthorised.append(f"{method.upper()} {path} as {who}: {got}")
+
+    assert unauthorised == []
+    assert mismatches == []
+    assert checked == len(MATRIX) * (len(ROLES) + 1)
+
+
+def test_the_schema_and_docs_are_public(clients):
+    for method, path in PUBLIC:
+        assert getattr(APIClient(), method)(path).status_code == 200
+
+
+def test_every_api_route_is_in_the_matrix():
+    """A new endpoint without a row here fails this test."""
+    from config.api_urls import urlpatterns
+
+    routes = {
+        f"/api/v1/{pattern.pattern}" for pattern in urlpatterns if pattern.name != "not-found"
+    }
+    covered = {re.sub(r"\{w\.[^}]+\}", "<int:pk>", row[1].split("?")[0]) for row in MATRIX}
+    covered |= {path for _, path in PUBLIC}
+
+    assert routes - covered == set()
