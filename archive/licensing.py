@@ -165,13 +165,18 @@ def licence_terms_compare(
     asset_ids = _asset_ids(assets)
     columns = _columns(asset_ids, on or timezone.localdate())
     conflict, differing = _conflict(columns)
-    # The fingerprint covers which record of which asset holds which terms, so a changed
-    # licence, a new licence or a new record each make an earlier sign-off stale.
+    # The fingerprint covers which record holds which terms, so a changed licence, a new
+    # licence or a new record each make an earlier sign-off stale. Which asset a record
+    # points at is left out: consolidating the group repoints records without changing
+    # any terms, and must not undo the sign-off it was made under.
     fingerprint = _sha256(
         _canonical(
             {
                 "assets": asset_ids,
-                "licences": [[c.asset_id, c.entry_id, c.licence_id, c.terms] for c in columns],
+                "licences": sorted(
+                    [[c.entry_id, c.licence_id, c.terms] for c in columns],
+                    key=lambda column: (column[0], column[1] or 0),
+                ),
             }
         )
     )
