@@ -95,7 +95,10 @@ class _CallerOwnedFile:
 
     def __init__(self, fp: BinaryIO):
         self._fp = fp
-        self.read, self.seek, self.tell = fp.read, fp.seek, fp.tell
+
+    def __getattr__(self, name):
+        # Everything else (read, seek, tell, readline, ...) is the caller's file's own.
+        return getattr(self._fp, name)
 
     def close(self):
         pass

@@ -194,6 +194,9 @@ KEEPSAKE_CANONICAL_RULES = env_list(
 
 # Hamming distance (of 64 pHash bits) within which two images are flagged as candidates.
 KEEPSAKE_NEAR_DISTANCE = int(os.environ.get("KEEPSAKE_NEAR_DISTANCE", "10"))
+# The rolling scan looks further (heavy crops land at 11-16) but keeps such a pair only
+# when the judgement finds the same picture (exact, pixel or derivative).
+KEEPSAKE_VERIFY_DISTANCE = int(os.environ.get("KEEPSAKE_VERIFY_DISTANCE", "16"))
 
 # PostgreSQL-only covering indexes (INCLUDE) are plain indexes elsewhere; that is intended.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]

@@ -26,6 +26,11 @@ def near_distance() -> int:
     return settings.KEEPSAKE_NEAR_DISTANCE
 
 
+def verify_distance() -> int:
+    """The rolling scan's wider lookup; pairs past near_distance() must prove one picture."""
+    return settings.KEEPSAKE_VERIFY_DISTANCE
+
+
 @dataclass(frozen=True)
 class FingerprintOutcome:
     fingerprint: Fingerprint
@@ -200,9 +205,11 @@ def scan_record(*, report: dict, parameters: dict, actor=None) -> ScanRun:
 def scan_incremental(*, actor=None) -> ScanRun:
     """Look up every fingerprint added since the last rolling scan and flag its matches.
 
-    The ingest already checks each new file, but two near duplicates ingested at the same
-    moment cannot see each other before they commit; this sweep closes that gap and covers
-    fingerprints made by backfills and tasks.
+    The ingest already checks each new file within KEEPSAKE_NEAR_DISTANCE, but two near
+    duplicates ingested at the same moment cannot see each other before they commit, and
+    heavier crops fall further apart than an ingest-time lookup should reach. This sweep
+    closes both gaps: it looks up within KEEPSAKE_VERIFY_DISTANCE and keeps the wider
+    pairs only when the judgement proves them one picture (see candidates_record).
     """
     last = ScanRun.objects.filter(incremental=True).order_by("-high_water_fingerprint_id").first()
     since = last.high_water_fingerprint_id if last else 0
@@ -210,14 +217,14 @@ def scan_incremental(*, actor=None) -> ScanRun:
     high_water, pairs, checked = since, {}, 0
     for fingerprint in fresh.iterator(chunk_size=2000):
         high_water, checked = fingerprint.pk, checked + 1
-        pairs.update(_near_pairs(fingerprint, near_distance()))
+        pairs.update(_near_pairs(fingerprint, verify_distance()))
     with transaction.atomic():
         created = candidates_record(pairs=pairs, found_by="rolling-scan", actor=actor)
         run = ScanRun.objects.create(
             incremental=True,
             recorded=True,
             finished_at=timezone.now(),
-            parameters={"since_fingerprint": since, "k": near_distance()},
+            parameters={"since_fingerprint": since, "k": verify_distance()},
             high_water_fingerprint_id=high_water,
             summary={"fingerprints": checked, "pairs": len(pairs), "new_pairs": len(created)},
         )

@@ -262,3 +262,14 @@ def test_direct_fp_ingest_keeps_callers_file_open(collection):
     asset_ingest(fp=fp, path="p.png", collection=collection)
 
     assert fp.closed is False
+
+
+@pytest.mark.parametrize("lossless", [True, False])
+def test_webp_is_ingested(collection, lossless):
+    """Pillow's WebP reader needs more of the file API than read/seek/tell."""
+    data = image_bytes(make_image("navy", size=(120, 90)), "WEBP", lossless=lossless)
+
+    outcome = ingest_bytes(data, collection=collection, path="photo.webp")
+
+    assert outcome.status == IngestStatus.NEW
+    assert (outcome.asset.format, outcome.asset.width) == ("WEBP", 120)

@@ -55,10 +55,12 @@ class TestFixityBatch:
 
         listing = client.get(reverse("admin:retention_fixitycheck_changelist"))
         index = client.get(reverse("admin:app_list", args=["retention"]))
+        home = client.get(reverse("admin:index"))
         failing = client.get(reverse("admin:retention_fixitycheck_changelist") + "?alert=failing")
 
         assert "1 asset(s) failed their latest fixity check" in listing.content.decode()
         assert "failed its latest fixity check" in index.content.decode()
+        assert "failed its latest fixity check" in home.content.decode()
         assert failing.context["cl"].result_count == 1
 
     def test_a_later_good_check_clears_the_alert(self, three, isolated_storage):
