@@ -1,5 +1,7 @@
 """Admin for the archive records. Writes go through services so every change is audited."""
 
+import functools
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -32,10 +34,16 @@ from archive.services import record_save
 from archive.views import asset_canonical
 
 
+@functools.cache
+def _rendition_url(size: str) -> str:
+    # Lists show a hundred thumbnails; resolve the URL pattern once, not once per image.
+    return reverse("archive:asset-rendition", args=[0, size]).replace("/0/", "/{}/", 1)
+
+
 def thumbnail_html(asset: Asset, size: str = "thumb", edge: int = 80):
     if asset.state == Asset.State.PURGED:
         return "purged"
-    url = reverse("archive:asset-rendition", args=[asset.pk, size])
+    url = _rendition_url(size).format(asset.pk)
     return format_html(
         '<img src="{}" alt="{}" loading="lazy" style="max-width:{}px;max-height:{}px">',
         url,

@@ -73,6 +73,7 @@ class ReviewChangeList(ChangeList):
 
 @admin.register(DuplicateCandidate)
 class DuplicateCandidateAdmin(admin.ModelAdmin):
+    list_display_links = ["pair"]
     list_display = [
         "pair",
         "kind",
