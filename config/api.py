@@ -90,15 +90,19 @@ class RolePermission(BasePermission):
     """Each view names the permissions each HTTP method needs, in `required_permissions`.
 
     `{"GET": ["archive.view_asset"], "POST": ["archive.add_asset"]}`: the roles of
-    `archive.roles` grant them. HEAD and OPTIONS need what GET needs; anonymous requests
-    are refused (401), and so is a method a view handles without naming its permissions.
+    `archive.roles` grant them. HEAD needs what GET needs, OPTIONS only a user; anonymous
+    requests are refused (401), and so is a method a view handles without naming its
+    permissions.
     """
 
     def has_permission(self, request, view):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        if request.method == "OPTIONS":
+            # The endpoint's description (parsers, renderers) is no secret from a user.
+            return True
+        method = "GET" if request.method == "HEAD" else request.method
         needed = view.required_permissions.get(method)
         if needed is None:
             # A method the view does not handle falls through to its 405 answer.

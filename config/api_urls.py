@@ -34,6 +34,12 @@ urlpatterns = [
         dedup.CandidateBulkConfirmApi.as_view(),
         name="candidate-bulk-confirm",
     ),
+    path("candidates/groups/", dedup.GroupListApi.as_view(), name="candidate-group-list"),
+    path(
+        "candidates/groups/confirm/",
+        dedup.GroupConfirmApi.as_view(),
+        name="candidate-group-confirm",
+    ),
     path("candidates/<int:pk>/", dedup.CandidateDetailApi.as_view(), name="candidate-detail"),
     path(
         "candidates/<int:pk>/decision/",
@@ -77,6 +83,7 @@ urlpatterns = [
     path("reports/storage/", retention.StorageReportApi.as_view(), name="report-storage"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    # Last: whatever else is asked under /api/v1/ answers the common 404 body.
-    re_path(r"^", NotFoundApi.as_view(), name="not-found"),
+    # Last: any other path ending in a slash answers the common 404 body (a path without
+    # the slash still gets the middleware's redirect to the slashed one).
+    re_path(r"^(?:.*/)?$", NotFoundApi.as_view(), name="not-found"),
 ]

@@ -1,4 +1,5 @@
-"""Duplicate candidates (list, decide, bulk confirm), consolidations (undo), the report.
+"""Duplicate candidates (list, decide, bulk confirm), groups of copies (list, confirm),
+consolidations (undo), the report.
 
 Decisions go through `dedup.review`, the same rules as the admin's compare screen: a pair
 someone else decided meanwhile answers 409, and bulk confirmation takes exact and pixel
@@ -13,11 +14,18 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from archive.models import Asset
-from config.api import Api, ListApi, object_list
+from config.api import Api, ListApi, Pagination, object_list
 from dedup.consolidation import consolidation_undo, consolidation_undo_deadline
 from dedup.models import Consolidation, DuplicateCandidate
 from dedup.report import report_build
-from dedup.review import Decision, candidate_decide, candidates_bulk_confirm
+from dedup.review import (
+    Decision,
+    candidate_decide,
+    candidates_bulk_confirm,
+    canonical_suggest,
+    group_confirm,
+)
+from dedup.selectors import review_groups
 from dedup.services import near_distance
 
 
@@ -242,6 +250,74 @@ class ConsolidationUndoApi(Api):
             consolidation=consolidation, actor=request.user, reason=data.validated_data["reason"]
         )
         return Response(ConsolidationOutput(_consolidations().get(pk=pk)).data)
+
+
+class GroupOutput(serializers.Serializer):
+    assets = serializers.ListField(child=serializers.IntegerField())
+    candidates = serializers.ListField(child=serializers.IntegerField())
+    suggested_canonical = serializers.IntegerField()
+    suggestion_reason = serializers.CharField()
+
+
+class GroupListApi(Api):
+    """Open exact/pixel/derivative pairs joined into groups of copies, largest first.
+
+    Look-alike (similar) pairs never join a group. Decide a whole group at once with
+    `groups/confirm/`."""
+
+    pagination_class = Pagination
+    required_permissions = {"GET": ["dedup.view_duplicatecandidate"]}
+
+    class GroupQuery(serializers.Serializer):
+        min_size = serializers.IntegerField(
+            min_value=2, max_value=1000, default=3, help_text="fewest copies in a group"
+        )
+
+    @extend_schema(parameters=[GroupQuery], responses=GroupOutput(many=True))
+    def get(self, request):
+        query = self.GroupQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        groups = review_groups(min_size=query.validated_data["min_size"])
+        page = paginator.paginate_queryset(groups, request, view=self)
+        assets = Asset.objects.in_bulk({pk for group in page for pk in group["assets"]})
+        for group in page:
+            suggestion = canonical_suggest(assets=[assets[pk] for pk in group["assets"]])
+            group["suggested_canonical"] = suggestion.asset.pk
+            group["suggestion_reason"] = suggestion.reason
+        return paginator.get_paginated_response(GroupOutput(page, many=True).data)
+
+
+class GroupConfirmApi(Api):
+    """Confirm every pair of a group into one canonical copy (one consolidation).
+
+    A pair someone else decided meanwhile answers 409 and nothing changes."""
+
+    required_permissions = {"POST": ["dedup.review_duplicates"]}
+
+    class GroupConfirmInput(serializers.Serializer):
+        candidates = object_list(
+            serializers.PrimaryKeyRelatedField(queryset=DuplicateCandidate.objects.all()),
+            max_length=500,
+            allow_empty=False,
+        )
+        canonical = serializers.PrimaryKeyRelatedField(
+            queryset=Asset.objects.all(), help_text="the copy to keep: one of the group"
+        )
+        reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=GroupConfirmInput, responses=ConsolidationOutput)
+    def post(self, request):
+        data = self.GroupConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        consolidation = group_confirm(
+            candidates=set(values["candidates"]),
+            canonical=values["canonical"],
+            actor=request.user,
+            reason=values["reason"],
+        )
+        return Response(ConsolidationOutput(_consolidations().get(pk=consolidation.pk)).data)
 
 
 class DuplicationReportApi(Api):

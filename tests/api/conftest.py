@@ -67,6 +67,17 @@ def upload_pair(collection, seed: int, *, second: bytes | None = None, first: by
     return a.asset, b.asset
 
 
+def upload_group(collection, seed: int) -> list[Asset]:
+    """Three sizes of one scene: three derivative pairs, one group of copies."""
+    scene = make_scene(seed)
+    return [
+        ingest_bytes(
+            image_bytes(image, quality=92), collection=collection, path=f"{seed}-{i}"
+        ).asset
+        for i, image in enumerate([scene, scene.resize((240, 180)), scene.resize((160, 120))])
+    ]
+
+
 def candidate_of(a: Asset, b: Asset) -> DuplicateCandidate:
     low, high = sorted([a.pk, b.pk])
     return DuplicateCandidate.objects.get(asset_a=low, asset_b=high)
@@ -78,6 +89,7 @@ class World:
 
     pending: DuplicateCandidate  # a derivative pair, open
     pixel: DuplicateCandidate  # a pixel pair, open (bulk-confirmable)
+    group: list  # three copies of one scene, their three pairs open
     consolidation: Consolidation  # a confirmed pair, its copy replaced and quarantined
     replaced: Asset
     entry: CatalogueEntry
@@ -100,6 +112,7 @@ def world(members) -> World:
         collection, 302, first=image_bytes(scene, "PNG"), second=image_bytes(scene, "BMP")
     )
     kept, copy = upload_pair(collection, 303)
+    group = upload_group(collection, 307)
     consolidation = candidate_decide(
         candidate=candidate_of(kept, copy),
         decision=Decision.CONFIRM,
@@ -127,6 +140,7 @@ def world(members) -> World:
     return World(
         pending=candidate_of(a, b),
         pixel=candidate_of(png, bmp),
+        group=group,
         consolidation=consolidation,
         replaced=Asset.objects.get(pk=copy.pk),
         entry=entry,

@@ -8,7 +8,13 @@ from archive.audit import audit_verify
 from archive.models import Asset, AuditEvent
 from archive.services import collection_get_or_create
 from dedup.models import Consolidation, DuplicateCandidate
-from tests.api.conftest import candidate_of, run_together, token_client, upload_pair
+from tests.api.conftest import (
+    candidate_of,
+    run_together,
+    token_client,
+    upload_group,
+    upload_pair,
+)
 from tests.conftest import image_bytes, make_scene
 
 
@@ -168,3 +174,27 @@ def test_two_curators_deciding_one_pair_at_once_get_one_decision_and_a_conflict(
     assert decisions.count() == 1
     assert Consolidation.objects.count() == (1 if candidate.status == "confirmed" else 0)
     assert audit_verify().ok is True
+
+
+@pytest.mark.django_db
+def test_a_group_of_copies_is_listed_with_a_suggestion_and_confirmed_at_once(clients):
+    collection = collection_get_or_create(name="Field photos")
+    big, mid, small = upload_group(collection, 605)
+    client = clients["Archivist"]
+
+    listed = client.get("/api/v1/candidates/groups/").json()
+    group = listed["results"][0]
+    confirmed = client.post(
+        "/api/v1/candidates/groups/confirm/",
+        {"candidates": group["candidates"], "canonical": group["suggested_canonical"]},
+        format="json",
+    )
+    after = client.get("/api/v1/candidates/groups/").json()
+
+    assert listed["count"] == 1
+    assert group["assets"] == [big.pk, mid.pk, small.pk]
+    assert group["suggested_canonical"] == big.pk
+    assert confirmed.status_code == 200, confirmed.json()
+    assert sorted(confirmed.json()["replaced"]) == [mid.pk, small.pk]
+    assert after["count"] == 0
+    assert client.get("/api/v1/candidates/groups/?min_size=1").status_code == 400

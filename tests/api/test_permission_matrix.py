@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from dedup.models import DuplicateCandidate
 from tests.api.conftest import ROLES
 from tests.conftest import image_bytes, make_scene
 
@@ -87,6 +88,19 @@ MATRIX = [
         "post",
         "/api/v1/candidates/bulk-confirm/",
         lambda w: {"candidates": [w.pixel.pk]},
+        {ARC},
+        200,
+    ),
+    ("get", "/api/v1/candidates/groups/", None, RECORD_READERS, 200),
+    (
+        "post",
+        "/api/v1/candidates/groups/confirm/",
+        lambda w: {
+            "candidates": list(
+                DuplicateCandidate.objects.filter(asset_a__in=w.group).values_list("pk", flat=True)
+            ),
+            "canonical": w.group[0].pk,
+        },
         {ARC},
         200,
     ),

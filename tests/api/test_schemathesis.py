@@ -9,6 +9,8 @@ answer's status, content type, headers and body conform to the schema.
 import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -42,7 +44,21 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application, config=C
 
 
 @pytest.fixture
-def superuser_headers(db):
+def connection_kept():
+    """Keep the database connection across requests, as Django's test client does.
+
+    The real WSGI handler closes it when a request finishes (production behaviour); the
+    test's transaction lives on that connection.
+    """
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def superuser_headers(db, connection_kept):
     """A superuser's token, and a pair of assets so ids 1 and 2 (and pair 1) exist."""
     collection = collection_get_or_create(name="Field photos")
     candidate_of(*upload_pair(collection, 701))
