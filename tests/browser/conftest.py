@@ -75,3 +75,10 @@ def downloaded(driver, suffix: str, timeout: float = 15) -> Path:
             return done[0]
         time.sleep(0.2)
     raise AssertionError(f"no {suffix} download in {list(driver.downloads.iterdir())}")
+
+
+def wait_for_text(driver, text: str, timeout: float = 10) -> None:
+    """Wait until the page shows text: a click's answer page may not have loaded yet."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(lambda d: text in d.page_source)

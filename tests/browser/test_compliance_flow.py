@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from archive.models import Asset, LegalHold
 from dedup.models import DuplicateCandidate
 from tests.archive.helpers import ingest_bytes
-from tests.browser.conftest import ARTIFACTS, downloaded, screenshot
+from tests.browser.conftest import ARTIFACTS, downloaded, screenshot, wait_for_text
 from tests.browser.test_review_flow import log_in
 from tests.conftest import image_bytes, make_scene
 
@@ -43,7 +43,7 @@ def test_hold_blocks_the_pair_and_the_filtered_export_verifies(browser, live_ser
     browser.find_element(By.NAME, "reason").send_keys("Permit dispute, preserve everything")
     screenshot(browser, "hold-place")
     browser.find_element(By.NAME, "place").click()
-    assert "Legal hold CASE-7 placed" in browser.page_source
+    wait_for_text(browser, "Legal hold CASE-7 placed")
     assert LegalHold.objects.get().matter_reference == "CASE-7"
 
     # The archivist sees the pair flagged as held and the confirmation refused.
@@ -54,7 +54,9 @@ def test_hold_blocks_the_pair_and_the_filtered_export_verifies(browser, live_ser
     browser.get(f"{live_server.url}/admin/dedup/duplicatecandidate/{candidate.pk}/compare/")
     assert "Legal hold CASE-7" in browser.page_source
     browser.find_element(By.CSS_SELECTOR, "button[value=confirm]").click()
-    assert "under legal hold (CASE-7)" in browser.page_source
+    # find_element waits (implicitly) for the answer page and its error message.
+    refusal = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.error").text
+    assert "under legal hold (CASE-7)" in refusal
     screenshot(browser, "hold-refused")
     small.refresh_from_db()
     assert (small.state, small.replaced_by_id) == (Asset.State.ACTIVE, None)

@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import Select
 from archive.models import Asset
 from dedup.models import DuplicateCandidate
 from tests.archive.helpers import ingest_bytes
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_for_text
 from tests.conftest import image_bytes, make_scene
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -21,7 +21,7 @@ def log_in(browser, live_server, username, password):
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(password + Keys.RETURN)
-    assert "Log out" in browser.page_source or "logout" in browser.page_source
+    wait_for_text(browser, "Log out")
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_archivist_confirms_a_pair_and_the_old_link_redirects(
     assert "Review queue" in browser.page_source
     screenshot(browser, "review-queue")
     browser.find_element(By.LINK_TEXT, "Start reviewing →").click()
-    assert f"Compare pair {big.pk} ~ {small.pk}" in browser.page_source
+    wait_for_text(browser, f"Compare pair {big.pk} ~ {small.pk}")
     browser.find_element(By.CSS_SELECTOR, "[data-mode=difference]").click()
     screenshot(browser, "compare-difference")
     browser.find_element(By.TAG_NAME, "body").send_keys("c")  # the confirm shortcut
@@ -84,7 +84,7 @@ def test_a_look_alike_pair_cannot_be_bulk_confirmed(browser, live_server, archiv
     Select(browser.find_element(By.NAME, "action")).select_by_value("bulk_confirm")
     browser.find_element(By.NAME, "index").click()
 
-    assert "decided one at a time" in browser.page_source
+    wait_for_text(browser, "decided one at a time")
     screenshot(browser, "bulk-confirm-refused")
     candidate.refresh_from_db()
     assert candidate.status == DuplicateCandidate.Status.PENDING
