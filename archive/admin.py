@@ -65,6 +65,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_actions(self, request):
+        # The built-in bulk delete uses QuerySet.delete(), bypassing every service.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
 
 class AuditedSaveMixin:
     """Route admin saves through record_save so each change writes its audit event."""
@@ -164,12 +170,6 @@ class AssetAdmin(ReadOnlyAdmin):
     date_hierarchy = "ingested_at"
 
     actions = ["compare_licences", "place_legal_hold"]
-
-    def get_actions(self, request):
-        # The built-in bulk delete uses QuerySet.delete(); assets leave only via retention.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -23,29 +23,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-
-def scratch_database(url: str, *, reuse: bool) -> str:
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    name = f"{config['NAME']}_bench"
-    admin = psycopg.connect(
-        host=config["HOST"],
-        port=config["PORT"],
-        user=config["USER"],
-        password=config["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    )
-    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-    if not (reuse and exists):
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return url.rsplit("/", 1)[0] + "/" + name
+from scratch import scratch_database  # noqa: E402
 
 
 def planted_codes(n: int, queries: int, k: int, rng: np.random.Generator):
@@ -168,7 +149,7 @@ def main():
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database (the bench makes <db>_bench).")
-    os.environ["DATABASE_URL"] = scratch_database(url, reuse=args.reuse)
+    os.environ["DATABASE_URL"] = scratch_database(url, suffix="bench", reuse=args.reuse)
 
     import django
 

@@ -21,30 +21,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from scratch import scratch_database  # noqa: E402
+
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
-
-
-def scratch_database(url: str, *, reuse: bool) -> str:
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    name = f"{config['NAME']}_bench_queue"
-    admin = psycopg.connect(
-        host=config["HOST"],
-        port=config["PORT"],
-        user=config["USER"],
-        password=config["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    )
-    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-    if not (reuse and exists):
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def load(pairs: int) -> None:
@@ -133,7 +115,7 @@ def main():
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database (the bench makes <db>_bench_queue).")
-    os.environ["DATABASE_URL"] = scratch_database(url, reuse=args.reuse)
+    os.environ["DATABASE_URL"] = scratch_database(url, suffix="bench_queue", reuse=args.reuse)
 
     import django
 

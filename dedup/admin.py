@@ -6,7 +6,7 @@ from django.db.models import Count, Q
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from archive.admin import thumbnail_html
+from archive.admin import ReadOnlyAdmin, thumbnail_html
 from archive.errors import ArchiveError
 from archive.models import Collection
 from dedup import admin_views
@@ -260,19 +260,10 @@ class ConsolidationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Fingerprint)
-class FingerprintAdmin(admin.ModelAdmin):
+class FingerprintAdmin(ReadOnlyAdmin):
     list_display = ["asset", "low_information", "error", "hash_version", "computed_at"]
     list_filter = ["low_information", "hash_version"]
     search_fields = ["sha256", "asset__original_filename"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ScanRun)

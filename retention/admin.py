@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from archive.admin import thumbnail_html
+from archive.admin import ReadOnlyAdmin, thumbnail_html
 from archive.errors import ArchiveError
 from retention.fixity import fixity_asset_check, fixity_failing_assets
 from retention.models import (
@@ -33,22 +33,8 @@ from retention.selectors import storage_dashboard
 from retention.services import asset_restore
 
 
-class ServiceOnlyAdmin(admin.ModelAdmin):
+class ServiceOnlyAdmin(ReadOnlyAdmin):
     """Rows written by services only: no add, edit or delete here, no bulk delete."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def report(self, request, label, call) -> None:
         """Run one service call for one row and tell the user how it went."""

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from archive.audit import audit_verify
+from archive.audit import EVENT_FIELDS, audit_verify
 from archive.audit_export import (
     FORMATS,
     audit_export_events,
@@ -57,19 +57,7 @@ def _head(upto: int | None) -> tuple[int, str]:
 class AuditEventOutput(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "sequence",
-            "created_at",
-            "actor_name",
-            "verb",
-            "object_type",
-            "object_id",
-            "before",
-            "after",
-            "reason",
-            "previous_hash",
-            "hash",
-        ]
+        fields = list(EVENT_FIELDS)
 
 
 class AuditEventFilter(filters.FilterSet):
