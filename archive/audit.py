@@ -5,20 +5,27 @@ deleting or reordering any event breaks the chain from that point on; the chain 
 row records the last sequence and hash, so cutting events off the end is detected too.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from archive.actors import SYSTEM_NAME, actor_name, actor_user
 from archive.errors import ArchiveError
 from archive.models import AuditChainHead, AuditEvent
 
-SYSTEM_ACTOR = "system"
+SYSTEM_ACTOR = SYSTEM_NAME
+
+# Events of the audited block being run, appended to the chain when it ends (see audited).
+_pending: ContextVar[list | None] = ContextVar("keepsake_audit_pending", default=None)
 
 
 def _canonical_json(value) -> str:
@@ -100,6 +107,100 @@ def row_hash(row: dict) -> str:
     )
 
 
+class _Alive:
+    """A no-op on-commit callback marking one buffered event.
+
+    Django drops the on-commit callbacks of a savepoint that rolls back; an event whose
+    marker is gone was written inside such a savepoint and must not reach the chain.
+    """
+
+    __slots__ = ()
+
+    def __call__(self):
+        return None
+
+
+def _event_build(*, actor, verb, object_type, object_id, before, after, reason) -> AuditEvent:
+    return AuditEvent(
+        actor=actor_user(actor),
+        actor_name=actor_name(actor),
+        verb=verb,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=_normalise(before),
+        after=_normalise(after),
+        reason=reason,
+    )
+
+
+def _chain_append(events: list[AuditEvent]) -> None:
+    """Lock the chain head, seal events onto the chain in order, move the head."""
+    head, _ = AuditChainHead.objects.select_for_update(no_key=True).get_or_create(pk=1)
+    sequence, previous = head.last_sequence, head.last_hash
+    for event in events:
+        sequence += 1
+        event.sequence, event.created_at, event.previous_hash = sequence, timezone.now(), previous
+        event.hash = event_hash(
+            sequence=event.sequence,
+            created_at=_timestamp(event.created_at),
+            actor_name=event.actor_name,
+            verb=event.verb,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            before=event.before,
+            after=event.after,
+            reason=event.reason,
+            previous_hash=previous,
+        )
+        previous = event.hash
+    AuditEvent.objects.bulk_create(events)
+    head.last_sequence, head.last_hash = sequence, previous
+    head.save(update_fields=["last_sequence", "last_hash"])
+
+
+def _pending_flush(pending: list) -> None:
+    live = {id(func) for _sids, func, _robust in connection.run_on_commit}
+    events = [event for marker, event in pending if id(marker) in live]
+    if events:
+        _chain_append(events)
+
+
+@contextmanager
+def _audited_block():
+    if _pending.get() is not None:
+        # Nested: a savepoint inside the outer audited block, which appends the events.
+        with transaction.atomic():
+            yield
+        return
+    with transaction.atomic():
+        token = _pending.set([])
+        try:
+            yield
+            _pending_flush(_pending.get())
+        finally:
+            _pending.reset(token)
+
+
+def audited(fn=None):
+    """A transaction whose audit events are appended to the chain last, as it ends.
+
+    Use it like `transaction.atomic` (decorator or `with audited():`). The chain head is
+    the one row every writer locks; taking it only at the very end, after every asset and
+    record lock of the operation, keeps the lock order global (assets, then the rest,
+    then the head) and holds the head only for the appends, never across file or network
+    I/O. Events written inside a savepoint that rolled back are dropped with it.
+    """
+    if fn is None:
+        return _audited_block()
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _audited_block():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def audit_record(
     *,
     actor,
@@ -111,30 +212,32 @@ def audit_record(
     after=None,
     reason: str = "",
 ) -> AuditEvent:
-    """Append one event to the chain; must run inside the transaction that made the change."""
+    """Record one event in the transaction of the change it records.
+
+    Inside an `audited` block the event is appended when the block ends (its `hash` is
+    set then); elsewhere it is appended at once.
+    """
     if not connection.in_atomic_block:
         raise ArchiveError("Audit events are written in the transaction of the change they record.")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
-    head, _ = AuditChainHead.objects.select_for_update(no_key=True).get_or_create(pk=1)
-    fields = {
-        "sequence": head.last_sequence + 1,
-        "created_at": timezone.now(),
-        "actor_name": actor.get_username() if actor is not None else SYSTEM_ACTOR,
-        "verb": verb,
-        "object_type": object_type,
-        "object_id": str(object_id),
-        "before": _normalise(before),
-        "after": _normalise(after),
-        "reason": reason,
-        "previous_hash": head.last_hash,
-    }
-    digest = event_hash(**{**fields, "created_at": _timestamp(fields["created_at"])})
-    event = AuditEvent.objects.create(actor=actor, hash=digest, **fields)
-    head.last_sequence = event.sequence
-    head.last_hash = digest
-    head.save(update_fields=["last_sequence", "last_hash"])
+    event = _event_build(
+        actor=actor,
+        verb=verb,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    pending = _pending.get()
+    if pending is None:
+        _chain_append([event])
+        return event
+    marker = _Alive()
+    transaction.on_commit(marker)
+    pending.append((marker, event))
     return event
 
 

@@ -52,14 +52,16 @@ class LegalHoldRefused(ArchiveError):
         action: str,
         actor,
         holds: list[dict],
-        event_hash: str,
+        event=None,
     ):
         super().__init__(message, code="legal_hold")
         self.asset_id = asset_id
         self.action = action
         self.actor = actor
         self.holds = holds
-        self.event_hash = event_hash
+        # The refusal's audit event; inside an `audited` block it gets its hash when the
+        # block ends, and never if the block rolled back.
+        self.event = event
 
     @property
     def matter_references(self) -> list[str]:
@@ -202,9 +204,8 @@ def hold_guard_check(*, asset: Asset, action: str, actor) -> None:
         action=action,
         actor=actor,
         holds=[{"id": h.pk, "matter_reference": h.matter_reference} for h in holds],
-        event_hash="",
     )
-    refusal.event_hash = hold_refusal_record(refusal=refusal).hash
+    refusal.event = hold_refusal_record(refusal=refusal)
     raise refusal
 
 
@@ -225,6 +226,7 @@ def _refusal_persist(*, refusal: LegalHoldRefused) -> None:
         # Still inside a broken outer transaction: nothing can be written here; the outer
         # boundary (if wrapped as well) records it once that transaction is over.
         return
-    if AuditEvent.objects.filter(hash=refusal.event_hash).exists():
+    event = refusal.event
+    if event is not None and event.hash and AuditEvent.objects.filter(hash=event.hash).exists():
         return
-    refusal.event_hash = hold_refusal_record(refusal=refusal).hash
+    refusal.event = hold_refusal_record(refusal=refusal)
