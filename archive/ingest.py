@@ -19,9 +19,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from archive import signals
-from archive.audit import audit_record
+from archive.actors import actor_user
+from archive.audit import audit_record, audited
 from archive.errors import InvalidImage
 from archive.imaging import ImageProbe, probe_image
+from archive.lifecycle import Transition, asset_create, asset_lock, asset_transition
 from archive.models import Asset, AssetSource, CatalogueEntry, Collection, IngestRejection
 from archive.services import entry_snapshot
 from archive.storage import bytes_store, content_key, digest_file
@@ -138,23 +140,64 @@ def _entry_attach(*, entry: CatalogueEntry, asset: Asset, source: AssetSource, a
 def _source_attach(
     *, asset: Asset, collection: Collection, path: str, entry: CatalogueEntry, actor
 ) -> IngestStatus:
+    """Give the locked, live asset this source and entry (reactivating it if it was going)."""
     source, created = AssetSource.objects.get_or_create(
-        asset=asset, collection=collection, path=path, defaults={"ingested_by": actor}
+        asset=asset, collection=collection, path=path, defaults={"ingested_by": actor_user(actor)}
     )
     if not created:
         return IngestStatus.UNCHANGED
-    audit_record(
+    reason = "bytes already held; no second copy stored"
+    if asset.state == Asset.State.QUARANTINED:
+        # A new record needs these bytes: the quarantine (and any replacement) ends, so
+        # nothing decided before can purge what this record points at.
+        asset_transition(
+            asset=asset,
+            transition=Transition.RESTORE,
+            actor=actor,
+            reason=f"bytes ingested again from {collection.name}: {path}",
+        )
+    changes = {}
+    if asset.replaced_by_id is not None:
+        # Replaced but kept active (a hold stopped its quarantine): the new record keeps it
+        # in use, so the replacement ends rather than quarantining the record with it.
+        changes["replaced_by"] = None
+    asset_transition(
+        asset=asset,
+        transition=Transition.ATTACH,
         actor=actor,
-        verb="asset.source_attached",
-        obj=asset,
+        reason=reason,
+        changes=changes,
         after={"collection": collection.name, "path": path},
-        reason="bytes already held; no second copy stored",
     )
     _entry_attach(entry=entry, asset=asset, source=source, actor=actor)
     return IngestStatus.ATTACHED
 
 
-@transaction.atomic
+def _attach_existing(
+    *, sha256: str, collection: Collection, path: str, entry: CatalogueEntry, actor
+) -> tuple[IngestStatus, Asset] | None:
+    """Attach to the live asset holding sha256, or None when none does (store anew).
+
+    The asset is looked up, then locked, then its state is read again inside the lock: a
+    purge committing in between turns it into a tombstone, and this ingest then stores
+    the bytes anew instead of pointing a record at bytes nobody keeps.
+    """
+    with audited():
+        found = (
+            Asset.objects.holding_bytes().filter(sha256=sha256).values_list("pk", flat=True).first()
+        )
+        if found is None:
+            return None
+        asset = asset_lock(found)
+        if asset.state == Asset.State.PURGED:
+            return None
+        status = _source_attach(
+            asset=asset, collection=collection, path=path, entry=entry, actor=actor
+        )
+        return status, asset
+
+
+@audited
 def _asset_create(
     *,
     analysis: IngestAnalysis,
@@ -178,7 +221,7 @@ def _asset_create(
         collection=collection,
         original_path=path,
         original_filename=os.path.basename(path),
-        ingested_by=actor,
+        ingested_by=actor_user(actor),
         exif=probe.exif,
     )
     asset.full_clean(validate_constraints=False)
@@ -186,22 +229,22 @@ def _asset_create(
         # A concurrent ingest of the same bytes may win the race; the partial unique
         # constraint on sha256 tells, and this ingest then attaches to its asset.
         with transaction.atomic():
-            asset.save()
+            asset_create(asset=asset, actor=actor, after=_asset_snapshot(asset))
     except IntegrityError:
-        asset = Asset.objects.holding_bytes().get(sha256=analysis.sha256)
-        status = _source_attach(
-            asset=asset, collection=collection, path=path, entry=entry, actor=actor
+        attached = _attach_existing(
+            sha256=analysis.sha256, collection=collection, path=path, entry=entry, actor=actor
         )
-        return status, asset
-    audit_record(actor=actor, verb="asset.ingested", obj=asset, after=_asset_snapshot(asset))
+        if attached is None:
+            raise
+        return attached
     source = AssetSource.objects.create(
-        asset=asset, collection=collection, path=path, ingested_by=actor
+        asset=asset, collection=collection, path=path, ingested_by=actor_user(actor)
     )
     _entry_attach(entry=entry, asset=asset, source=source, actor=actor)
     return IngestStatus.NEW, asset
 
 
-@transaction.atomic
+@audited
 def ingest_rejection_record(
     *,
     collection: Collection,
@@ -218,7 +261,7 @@ def ingest_rejection_record(
         reason=reason,
         size=size,
         sha256=sha256,
-        rejected_by=actor,
+        rejected_by=actor_user(actor),
     )
     audit_record(
         actor=actor,
@@ -279,12 +322,11 @@ def asset_ingest(
         return _rejected(
             collection=collection, path=path, reason=reason, actor=actor, size=digest.size
         )
-    existing = Asset.objects.holding_bytes().filter(sha256=digest.sha256).first()
-    if existing is not None:
-        with transaction.atomic():
-            status = _source_attach(
-                asset=existing, collection=collection, path=path, entry=entry, actor=actor
-            )
+    attached = _attach_existing(
+        sha256=digest.sha256, collection=collection, path=path, entry=entry, actor=actor
+    )
+    if attached is not None:
+        status, existing = attached
         return IngestOutcome(status, path, asset=existing, entry=entry if entry.pk else None)
     if analysis is None or (analysis.probe is None and not analysis.error):
         analysis = ingest_analyse(fp=fp, digest=digest)
