@@ -1,6 +1,8 @@
-"""Shared fixtures: users, collections and images drawn in memory with Pillow."""
+"""Shared fixtures: users, collections, images drawn in memory with Pillow, a clock."""
 
+import datetime as dt
 import io
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -96,3 +98,79 @@ def flush_lifts_append_only():
     TransactionTestCase._fixture_teardown = _fixture_teardown
     yield
     TransactionTestCase._fixture_teardown = original
+
+
+class Clock:
+    """A controllable `django.utils.timezone.now`: set it to an instant, advance it.
+
+    It replaces the `datetime` that `django.utils.timezone` calls, so every caller of
+    `timezone.now` / `localdate` / `localtime` sees the same time, including model field
+    defaults (`default=timezone.now` keeps a reference to the original function, which a
+    plain monkeypatch of `timezone.now` would not reach). The clock ticks with real time
+    from the instant it was set (so successive events stay ordered), unless frozen.
+    """
+
+    def __init__(self):
+        self._anchor: dt.datetime | None = None  # aware, UTC
+        self._since = 0.0
+        self._tick = True
+
+    def set(self, when: dt.datetime | str, *, tick: bool = True) -> dt.datetime:
+        """Put the clock at when (aware, or naive/ISO text meaning the current time zone)."""
+        from django.utils import timezone
+
+        if isinstance(when, str):
+            when = dt.datetime.fromisoformat(when)
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when)
+        self._anchor, self._since, self._tick = when.astimezone(dt.UTC), time.monotonic(), tick
+        return self.now()
+
+    def advance(self, delta: dt.timedelta | None = None, **units) -> dt.datetime:
+        """Move the clock forward by delta (or by timedelta(**units))."""
+        delta = delta if delta is not None else dt.timedelta(**units)
+        self.set(self.now() + delta, tick=self._tick)
+        return self.now()
+
+    def now(self) -> dt.datetime:
+        if self._anchor is None:
+            return _real_datetime.now(tz=dt.UTC)
+        elapsed = time.monotonic() - self._since if self._tick else 0.0
+        return self._anchor + dt.timedelta(seconds=elapsed)
+
+
+_real_datetime = dt.datetime
+
+
+class _ClockDatetimeMeta(type):
+    # Real datetimes stay instances of the stand-in (timezone.template_localtime checks).
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _real_datetime)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, _real_datetime)
+
+
+def _clock_datetime(clock: Clock):
+    class ClockDatetime(_real_datetime, metaclass=_ClockDatetimeMeta):
+        @classmethod
+        def now(cls, tz=None):
+            current = clock.now()
+            return (
+                current.astimezone(tz)
+                if tz is not None
+                else current.astimezone().replace(tzinfo=None)
+            )
+
+    return ClockDatetime
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The time `django.utils.timezone.now` reports, under the test's control."""
+    from django.utils import timezone
+
+    controlled = Clock()
+    controlled.set(_real_datetime.now(tz=dt.UTC))
+    monkeypatch.setattr(timezone, "datetime", _clock_datetime(controlled))
+    return controlled

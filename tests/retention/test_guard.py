@@ -1,7 +1,6 @@
 """disposition_blockers: every reason a move, quarantine or purge may not happen now."""
 
 import pytest
-from django.utils import timezone
 
 from archive.holds import LegalHoldRefused, legal_hold_release
 from archive.licensing import licence_conflict_sign_off
@@ -13,6 +12,7 @@ from retention.guard import (
     disposition_guard_check,
     licence_group,
 )
+from retention.models import QuarantineRecord
 from tests.archive.helpers import ingest_bytes, ingest_picture
 from tests.archive.people import licensing_officer
 from tests.conftest import image_bytes, make_image
@@ -123,6 +123,9 @@ class TestDispositionGuardCheck:
         assert AuditEvent.objects.filter(verb="legalhold.refused").count() == 1
 
     def test_other_blockers_are_raised_together(self, replaced, user):
+        """The refusal names the deadline itself (not merely this year: it may be next year)."""
+        record = QuarantineRecord.objects.get(asset=replaced, restored_at=None)
+
         with pytest.raises(DispositionBlocked) as info:
             disposition_guard_check(asset=replaced, action="purge", actor=user)
 
@@ -130,7 +133,7 @@ class TestDispositionGuardCheck:
             "restore_window_open",
             "approval_missing",
         ]
-        assert f"{timezone.now():%Y}" in info.value.message
+        assert f"until {record.restore_deadline:%Y-%m-%d %H:%M}" in info.value.message
 
     def test_a_twin_under_hold_freezes_the_asset(self, collection, user):
         first = ingest_picture(collection=collection, colour="olive").asset
