@@ -69,7 +69,21 @@ asset_restored: Hook[Callable[..., None]] = Hook(
     "asset_restored", "fn(*, asset, actor, reason) -> None, inside the restore transaction"
 )
 
+# fn(*, asset_ids: list[int]) -> dict[int, dict]: facts a child app keeps about assets
+# (dedup: the fingerprint), shown with them by the API; one call per page of assets.
+asset_facts: Hook[Callable[..., dict]] = Hook(
+    "asset_facts", "fn(*, asset_ids: list[int]) -> {asset id: {fact name: value}}"
+)
+
+# fn(*, kind: str) -> QuerySet | Iterable[int]: ids of assets in a candidate pair of this
+# kind ("exact", "pixel", "derivative", "similar"), for the API's duplicate_kind filter.
+assets_paired: Hook[Callable[..., Iterable[int]]] = Hook(
+    "assets_paired", "fn(*, kind: str) -> query or iterable of asset ids"
+)
+
 __all__ = [
+    "asset_facts",
+    "assets_paired",
     "Hook",
     "BinaryIO",
     "asset_analysers",

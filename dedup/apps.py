@@ -21,3 +21,6 @@ class DedupConfig(AppConfig):
 
     def ready(self):
         from dedup import index, signals  # noqa: F401  (connects receivers)
+        from dedup.facts import facts_register
+
+        facts_register()

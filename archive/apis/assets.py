@@ -3,11 +3,10 @@
 import hashlib
 import json
 
-from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_filters import rest_framework as filters
@@ -23,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from archive import hooks
 from archive.errors import ArchiveError
 from archive.ingest import EntryMetadata, IngestStatus, asset_ingest
 from archive.models import ApiIdempotencyKey, Asset
@@ -86,22 +86,19 @@ class AssetOutput(serializers.ModelSerializer):
 
     @extend_schema_field(FingerprintOutput(allow_null=True))
     def get_fingerprint(self, asset):
-        fingerprint = getattr(asset, "fingerprint", None)
-        if fingerprint is None:
-            return None
-        mask = (1 << 64) - 1
-        return {
-            "phash": None if fingerprint.phash is None else f"{fingerprint.phash & mask:016x}",
-            "dhash": None if fingerprint.dhash is None else f"{fingerprint.dhash & mask:016x}",
-            "low_information": fingerprint.low_information,
-            "hash_version": fingerprint.hash_version,
-            "error": fingerprint.error,
-        }
+        # Contributed by the dedup app through hooks.asset_facts (see held_context).
+        return self.context.get("facts", {}).get(asset.pk, {}).get("fingerprint")
 
 
 def held_context(assets) -> dict:
-    """The serializer context saying which of a page of assets are frozen (two queries)."""
-    return {"held": assets_frozen_among(asset_ids=[asset.pk for asset in assets])}
+    """The serializer context of a page of assets: which are frozen, and the child apps'
+    facts about them (one query per contributing app)."""
+    ids = [asset.pk for asset in assets]
+    facts: dict[int, dict] = {}
+    for contribute in hooks.asset_facts:
+        for asset_id, values in contribute(asset_ids=ids).items():
+            facts.setdefault(asset_id, {}).update(values)
+    return {"held": assets_frozen_among(asset_ids=ids), "facts": facts}
 
 
 class AssetFilter(filters.FilterSet):
@@ -137,14 +134,16 @@ class AssetFilter(filters.FilterSet):
         return queryset.filter(frozen) if value else queryset.exclude(frozen)
 
     def filter_duplicate_kind(self, queryset, name, value):
-        # Looked up through the app registry: the archive never imports its child apps.
-        candidates = apps.get_model("dedup", "DuplicateCandidate").objects.filter(kind=value)
-        involved = candidates.filter(Q(asset_a=OuterRef("pk")) | Q(asset_b=OuterRef("pk")))
-        return queryset.filter(Exists(involved))
+        # The pairs are dedup's: it answers through hooks.assets_paired (the archive never
+        # imports its child apps).
+        paired = Q(pk__in=[])
+        for assets in hooks.assets_paired:
+            paired |= Q(pk__in=assets(kind=value))
+        return queryset.filter(paired)
 
 
 def _assets():
-    return Asset.objects.select_related("collection", "fingerprint")
+    return Asset.objects.select_related("collection")
 
 
 class AssetDetailApi(Api):
