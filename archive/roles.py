@@ -66,7 +66,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "archive.export_audit",
         "archive.view_ingestrejection",
     ],
-    # Operators ingest, schedule background work and watch it run.
+    # Operators ingest and watch the background work run. Schedules are not theirs to
+    # write: a Schedule names code the workers import and call, so the periodic jobs come
+    # only from `setup_schedules` (KEEPSAKE_SCHEDULES, intervals set by environment).
     "Operator": [
         "archive.view_collection",
         "archive.add_collection",
@@ -76,9 +78,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "archive.view_assetsource",
         "archive.view_ingestrejection",
         "django_q.view_schedule",
-        "django_q.add_schedule",
-        "django_q.change_schedule",
-        "django_q.delete_schedule",
         "django_q.view_success",
         "django_q.view_failure",
         "django_q.view_ormq",

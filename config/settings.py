@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "archive",
     "dedup",
     "retention",
+    # Last: replaces django-q2's admin once every admin module is loaded.
+    "config.apps.KeepsakeConfig",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +217,18 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "sync": env_bool("KEEPSAKE_Q_SYNC", False),
 }
+# The only task paths a Schedule may name (config.admin_tasks refuses any other, so no
+# role and no shell can point the cluster at an arbitrary callable). Reviewed in code,
+# never read from the environment.
+KEEPSAKE_SCHEDULABLE_TASKS = frozenset(
+    {
+        "dedup.tasks.scan_incremental_task",
+        "retention.tasks.retention_enforce_task",
+        "retention.tasks.fixity_batch_task",
+        "retention.tasks.quarantine_reminders_task",
+        "retention.tasks.moves_resume_task",
+    }
+)
 # Periodic jobs, created (and updated) by `manage.py setup_schedules`; every task is
 # idempotent, so an overlap or a redelivery does no harm.
 KEEPSAKE_SCHEDULES = [

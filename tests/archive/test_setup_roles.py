@@ -20,6 +20,17 @@ from tests.archive.people import person
 pytestmark = pytest.mark.django_db
 
 ROLES = ["Archivist", "Compliance", "Licensing", "Operator"]
+OWN_APPS = {"archive", "dedup", "retention"}
+# Every permission a role holds on a third-party model, each one reviewed: watching the
+# background work is the Operator's job; writing it is nobody's (see setup_schedules).
+REVIEWED_THIRD_PARTY = {
+    "Operator": {
+        "django_q.view_schedule",
+        "django_q.view_success",
+        "django_q.view_failure",
+        "django_q.view_ormq",
+    },
+}
 
 
 def setup_roles(*args):
@@ -74,10 +85,29 @@ class TestSetupRoles:
         setup_roles()
 
         for role in ROLES:
-            assert not {
-                n for n in granted(role) if ".delete_" in n and not n.startswith("django_q")
-            }
+            assert not {n for n in granted(role) if ".delete_" in n}
             assert not {n for n in granted(role) if n.startswith("auth.")}
+
+    def test_roles_hold_third_party_permissions_only_as_reviewed(self):
+        """A permission on a model outside archive/dedup/retention is reviewed before use.
+
+        django-q2's, auth's, authtoken's, admin's or sessions' models run code, grant
+        access or hold secrets; a role reaches them only through this list.
+        """
+        setup_roles()
+
+        for role in role_permission_map():
+            third_party = {n for n in granted(role) if n.split(".")[0] not in OWN_APPS}
+            assert third_party <= REVIEWED_THIRD_PARTY.get(role, set()), role
+
+    def test_no_role_may_write_background_work(self):
+        """A Schedule names code the workers run; only setup_schedules writes them."""
+        setup_roles()
+
+        for role in role_permission_map():
+            assert not {n for n in granted(role) if n.startswith("django_q.")} - {
+                f"django_q.view_{model}" for model in ("schedule", "success", "failure", "ormq")
+            }
 
     def test_running_again_changes_nothing_and_writes_no_events(self):
         setup_roles()
