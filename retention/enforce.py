@@ -3,14 +3,24 @@
 The plan is a read: each planned action carries every blocker the guard reports, so a
 dry run shows exactly what would happen and what stands in the way, and changes nothing.
 Enforcement runs the same plan through the same services a person would use.
+
+The per-run limit counts only steps that can run. Candidates are walked in a fixed order
+by keyset pagination, and a blocked one (held, kept forever, awaiting approval) is
+reported and passed over without using up the limit, so however many blocked candidates
+sort first, every run carries out up to `limit` runnable steps (or all there are). A
+step that was carried out leaves its candidate set (moved, quarantined, purged, or its
+purge requested), so repeated runs finish everything runnable.
 """
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from archive.actors import SYSTEM
 from archive.errors import ArchiveError
 from archive.models import Asset
 from retention.guard import Action, Blocker, disposition_blockers
@@ -23,6 +33,9 @@ from retention.purge import (
     disposition_request_create,
 )
 from retention.services import asset_quarantine
+
+# Candidates read per query while walking past blocked ones.
+PAGE_SIZE = 200
 
 
 @dataclass
@@ -40,21 +53,41 @@ class PlannedAction:
         return bool(self.blockers)
 
 
-def _plan_cold(policies: list[RetentionPolicy], now, limit: int) -> list[PlannedAction]:
+def _after(keys: tuple[str, ...], values: tuple) -> Q:
+    """Rows sorting strictly after values in the order of keys (a keyset condition)."""
+    condition = Q()
+    for i in reversed(range(len(keys))):
+        here = Q(**{f"{keys[i]}__gt": values[i]})
+        condition = here if i == len(keys) - 1 else here | (Q(**{keys[i]: values[i]}) & condition)
+    return condition
+
+
+def _keyset(queryset: QuerySet, keys: tuple[str, ...]) -> Iterator:
+    """Every row of queryset in the order of keys, read a page at a time.
+
+    Each page starts after the last row seen, so rows that leave the queryset while
+    earlier ones are acted on (an asset moved away) neither shift nor repeat the walk.
+    """
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(_after(keys, last))
+        rows = list(page.order_by(*keys)[:PAGE_SIZE])
+        yield from rows
+        if len(rows) < PAGE_SIZE:
+            return
+        last = tuple(getattr(rows[-1], key) for key in keys)
+
+
+def _cold_steps(policies: list[RetentionPolicy], now) -> Iterator[PlannedAction]:
     days = [p.cold_after_days for p in policies if p.cold_after_days is not None]
     if not days:
-        return []
-    candidates = (
-        Asset.objects.filter(
-            state=Asset.State.ACTIVE,
-            storage_alias=Asset.Tier.HOT,
-            ingested_at__lte=now - timedelta(days=min(days)),
-        )
-        .annotate(is_published=asset_published_q())
-        .order_by("ingested_at", "pk")
-    )
-    planned = []
-    for asset in candidates.iterator(chunk_size=500):
+        return
+    candidates = Asset.objects.filter(
+        state=Asset.State.ACTIVE,
+        storage_alias=Asset.Tier.HOT,
+        ingested_at__lte=now - timedelta(days=min(days)),
+    ).annotate(is_published=asset_published_q())
+    for asset in _keyset(candidates, ("ingested_at", "pk")):
         matching = policies_matching(asset=asset, policies=policies, published=asset.is_published)
         rule = matching[0] if matching else None
         if rule is None or rule.cold_after_days is None:
@@ -63,30 +96,24 @@ def _plan_cold(policies: list[RetentionPolicy], now, limit: int) -> list[Planned
             continue
         blockers = disposition_blockers(asset=asset, action=Action.MOVE)
         why = f"policy “{rule.name}”: hot for {rule.cold_after_days} days"
-        planned.append(PlannedAction(asset, "move", Asset.Tier.COLD, why, blockers))
-        if len(planned) >= limit:
-            break
-    return planned
+        yield PlannedAction(asset, "move", Asset.Tier.COLD, why, blockers)
 
 
-def _plan_strays(limit: int) -> list[PlannedAction]:
-    planned = []
+def _homecoming_steps() -> Iterator[PlannedAction]:
     # Back in use while a legal hold kept the bytes in quarantine: move them home.
-    for asset in Asset.objects.filter(
-        state=Asset.State.ACTIVE, storage_alias=Asset.Tier.QUARANTINE
-    ).order_by("pk")[:limit]:
+    strays = Asset.objects.filter(state=Asset.State.ACTIVE, storage_alias=Asset.Tier.QUARANTINE)
+    for asset in _keyset(strays, ("pk",)):
         blockers = disposition_blockers(asset=asset, action=Action.MOVE)
-        planned.append(
-            PlannedAction(asset, "move", Asset.Tier.HOT, "active asset in quarantine", blockers)
-        )
+        yield PlannedAction(asset, "move", Asset.Tier.HOT, "active asset in quarantine", blockers)
+
+
+def _replaced_steps() -> Iterator[PlannedAction]:
     # Replaced by a canonical but never quarantined (e.g. a hold stopped it at the time).
-    for asset in Asset.objects.filter(state=Asset.State.ACTIVE, replaced_by__isnull=False).order_by(
-        "pk"
-    )[:limit]:
+    replaced = Asset.objects.filter(state=Asset.State.ACTIVE, replaced_by__isnull=False)
+    for asset in _keyset(replaced, ("pk",)):
         blockers = disposition_blockers(asset=asset, action=Action.QUARANTINE)
         why = f"replaced by asset {asset.replaced_by_id}"
-        planned.append(PlannedAction(asset, "quarantine", Asset.Tier.QUARANTINE, why, blockers))
-    return planned
+        yield PlannedAction(asset, "quarantine", Asset.Tier.QUARANTINE, why, blockers)
 
 
 def _purge_step(record: QuarantineRecord) -> PlannedAction:
@@ -106,23 +133,53 @@ def _purge_step(record: QuarantineRecord) -> PlannedAction:
     return PlannedAction(asset, "request purge", "purge", why, blockers)
 
 
-def _plan_purges(now, limit: int) -> list[PlannedAction]:
-    due = (
-        QuarantineRecord.objects.filter(
-            restored_at__isnull=True, purged_at__isnull=True, restore_deadline__lte=now
-        )
-        .select_related("asset")
-        .order_by("restore_deadline", "pk")[:limit]
-    )
-    return [_purge_step(record) for record in due]
+def _purge_steps(now) -> Iterator[PlannedAction]:
+    due = QuarantineRecord.objects.filter(
+        restored_at__isnull=True, purged_at__isnull=True, restore_deadline__lte=now
+    ).select_related("asset")
+    for record in _keyset(due, ("restore_deadline", "pk")):
+        yield _purge_step(record)
+
+
+def _step_sources(now) -> list[Iterable[PlannedAction]]:
+    """The kinds of step, each walked on its own with its own limit."""
+    policies = policies_current()
+    return [_cold_steps(policies, now), _homecoming_steps(), _replaced_steps(), _purge_steps(now)]
+
+
+def _take(
+    steps: Iterable[PlannedAction], limit: int, attempt: Callable[[PlannedAction], bool]
+) -> list[PlannedAction]:
+    """Walk steps until limit of them ran; blocked (and refused) ones are kept, not counted."""
+    taken, ran = [], 0
+    for step in steps:
+        if ran >= limit:
+            break
+        taken.append(step)
+        if step.blocked:
+            step.outcome = "blocked"
+        elif attempt(step):
+            ran += 1
+    return taken
+
+
+def _would_run(step: PlannedAction) -> bool:
+    step.outcome = "would run"
+    return True
 
 
 def retention_plan(*, now=None, limit: int | None = None) -> list[PlannedAction]:
-    """Every move, quarantine and purge the policies ask for now, each with its blockers."""
+    """Every move, quarantine and purge the policies ask for now, each with its blockers.
+
+    Per kind of step, up to limit runnable steps, with every blocked step found before
+    the last of them (or all blocked steps, when fewer than limit can run).
+    """
     now = now or timezone.now()
     limit = limit or settings.KEEPSAKE_RETENTION_BATCH
-    policies = policies_current()
-    return _plan_cold(policies, now, limit) + _plan_strays(limit) + _plan_purges(now, limit)
+    plan = []
+    for steps in _step_sources(now):
+        plan += _take(steps, limit, _would_run)
+    return plan
 
 
 def _execute(step: PlannedAction, actor) -> str:
@@ -137,35 +194,54 @@ def _execute(step: PlannedAction, actor) -> str:
     return outcome
 
 
+_REQUEST_REASON = "restore windows closed under a policy that purges after the window"
+
+
 def _file_requests(steps: list[PlannedAction], actor) -> None:
     if not steps:
         return
-    request = disposition_request_create(
-        assets=[s.asset for s in steps],
-        reason="restore windows closed under a policy that purges after the window",
-        actor=actor,
-    )
+    try:
+        request = disposition_request_create(
+            assets=[s.asset for s in steps], reason=_REQUEST_REASON, actor=actor
+        )
+    except ArchiveError as exc:
+        if len(steps) == 1:
+            steps[0].outcome = f"refused: {exc.message}"
+            return
+        # One refused asset must not keep the others from being requested: file one by one.
+        for step in steps:
+            _file_requests([step], actor)
+        return
     for step in steps:
         step.outcome = f"disposition request {request.pk} filed; awaits approval"
 
 
-def retention_enforce(*, dry_run: bool, actor=None, limit: int | None = None):
-    """Carry out the plan (or, with dry_run, only report it); blocked steps are skipped."""
-    plan = retention_plan(limit=limit)
-    requests = []
-    for step in plan:
-        if dry_run or step.blocked:
-            step.outcome = "blocked" if step.blocked else "would run"
-        elif step.action == "request purge":
+def retention_enforce(*, dry_run: bool, actor=SYSTEM, limit: int | None = None):
+    """Carry out the plan (or, with dry_run, only report it); blocked steps are skipped.
+
+    Per kind of step, up to limit steps are carried out; blocked and refused steps are
+    reported and do not count, so blocked candidates can never stall enforcement.
+    """
+    if dry_run:
+        return retention_plan(limit=limit)
+    if actor is None:
+        raise ArchiveError("Enforcement runs as a named person or the system.", code="invalid")
+    limit = limit or settings.KEEPSAKE_RETENTION_BATCH
+    requests: list[PlannedAction] = []
+
+    def attempt(step: PlannedAction) -> bool:
+        if step.action == "request purge":
             requests.append(step)
-        else:
-            try:
-                step.outcome = _execute(step, actor)
-            except ArchiveError as exc:
-                step.outcome = f"refused: {exc.message}"
-    try:
-        _file_requests(requests, actor)
-    except ArchiveError as exc:
-        for step in requests:
+            return True
+        try:
+            step.outcome = _execute(step, actor)
+        except ArchiveError as exc:
             step.outcome = f"refused: {exc.message}"
+            return False
+        return True
+
+    plan = []
+    for steps in _step_sources(timezone.now()):
+        plan += _take(steps, limit, attempt)
+    _file_requests(requests, actor)
     return plan
