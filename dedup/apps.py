@@ -20,7 +20,11 @@ class DedupConfig(AppConfig):
     }
 
     def ready(self):
+        from archive import hooks
         from dedup import index, signals  # noqa: F401  (connects receivers)
+        from dedup.twins import pixel_twins
+
+        hooks.asset_twins.register(pixel_twins)
         from dedup.facts import facts_register
 
         facts_register()

@@ -5,6 +5,7 @@ Pure Python: no Django imports, so it can be used from workers and tested withou
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import struct
@@ -29,6 +30,15 @@ LOW_INFO_STD = 4.0
 # A 64-bit pHash thresholded at the median has 32 bits set unless many DCT coefficients
 # tie at the median, which only happens for flat or few-tone synthetic images.
 LOW_INFO_MIN_PHASH_BITS = 16
+
+# Bytes of decoded pixels hashed per strip by the pixel digest, so hashing never copies
+# the whole frame again (the decode itself is the one full-size image in memory).
+PIXEL_DIGEST_STRIP_BYTES = 4 << 20
+# How the pixel digest reads modes a file may store in more than one way: a palette as
+# the colours it stands for, 1-bit as 8-bit grey, every 16-bit layout as 32-bit integers.
+_DIGEST_MODES = {"1": "L", "PA": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I", "I;16N": "I"}
+# Formats whose fingerprint decode is DCT-scaled (draft), not the file's real pixels.
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
 
 U64_MASK = (1 << 64) - 1
 _WHITE = {"L": 255, "RGB": (255, 255, 255)}
@@ -87,6 +97,10 @@ class ImageFingerprint:
     mode: str
     frames: int
     hash_version: str
+    # SHA-256 of the decoded, orientation-applied first frame (mode, size, pixels); equal
+    # digests mean the same picture in different bytes (a pixel twin). Empty when not
+    # computed: multi-frame files, or fingerprint_image(pixel_digest=False).
+    pixel_sha256: str = ""
 
 
 def signed64(u: int) -> int:
@@ -113,30 +127,106 @@ def open_for_hashing(
     *, fp: BinaryIO, target: int = DECODE_TARGET
 ) -> tuple[Image.Image, SourceInfo]:
     """Decode the first frame at reduced scale into an oriented 8-bit grayscale image."""
+    gray, info, _digest = _decode(fp=fp, target=target, pixel_digest=False)
+    return gray, info
+
+
+def _decode(
+    *, fp: BinaryIO, target: int, pixel_digest: bool
+) -> tuple[Image.Image, SourceInfo, str]:
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Partially decoded files are padded with grey, which would yield confident
         # but meaningless hashes.
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for hashing")
     fp = _ensure_readable(fp=fp)
+    start, digest = fp.tell(), ""
     with _translate_errors():
         im = _open_checked(fp=fp)
         info = _source_info(im=im)
-        if im.format in ("JPEG", "MPO"):
+        # A digest of the first frame alone would call files twins whose later frames differ.
+        pixel_digest = pixel_digest and info.frames == 1
+        if im.format in _DRAFT_FORMATS:
+            if pixel_digest:
+                # The draft below is DCT-scaled grey, not the file's pixels: these formats
+                # (only these) are decoded once more at full size for the digest, first, so
+                # no more than one full-size frame is in memory at a time.
+                digest = _full_size_digest(fp=fp, start=start)
             # DCT-domain scaling skips most IDCT work; asking for L lets libjpeg skip
             # chroma entirely since its Y channel uses the same luma weights as convert("L").
             im.draft("L", (target, target))
         im.load()
         orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+        if pixel_digest and im.format not in _DRAFT_FORMATS:
+            # The one full-size decode the hashes start from.
+            digest = pixel_sha256(im=im, orientation=orientation)
         small = _reduce(im=_normalise_mode(im=im), target=target)
         gray = _orient(im=_to_gray(im=small), orientation=orientation)
     if orientation in (5, 6, 7, 8):
         info = SourceInfo(info.height, info.width, info.format, info.mode, info.frames)
-    return gray, info
+    return gray, info, digest
 
 
-def fingerprint_image(*, fp: BinaryIO, target: int = DECODE_TARGET) -> ImageFingerprint:
-    """Compute pHash, dHash and a low-information flag from a binary image file object."""
-    gray, info = open_for_hashing(fp=fp, target=target)
+def _full_size_digest(*, fp: BinaryIO, start: int) -> str:
+    fp.seek(start)
+    with _open_checked(fp=fp) as full:
+        full.load()
+        digest = pixel_sha256(im=full, orientation=full.getexif().get(ExifTags.Base.Orientation, 1))
+    fp.seek(start)
+    return digest
+
+
+def pixel_sha256(*, im: Image.Image, orientation: int = 1) -> str:
+    """SHA-256 of a loaded frame as displayed: its mode, its size, then its rows in order.
+
+    Hashed strip by strip (each strip cropped, converted and oriented on its own), so the
+    memory needed beyond the decoded frame stays at PIXEL_DIGEST_STRIP_BYTES.
+    """
+    mode = _digest_mode(im=im)
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    w, h = im.size
+    width, height = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    digest = hashlib.sha256(f"keepsake-pixels/v1 {mode} {width}x{height}\n".encode())
+    row_bytes = max(1, width * Image.getmodebands(mode) * 4)
+    rows = max(1, PIXEL_DIGEST_STRIP_BYTES // row_bytes)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        strip = im.crop(_source_box(method=method, size=(w, h), rows=(top, bottom)))
+        if strip.mode != mode:
+            strip = strip.convert(mode)
+        if method is not None:
+            strip = strip.transpose(method)
+        digest.update(strip.tobytes())
+    return digest.hexdigest()
+
+
+def _digest_mode(*, im: Image.Image) -> str:
+    if im.mode == "P":
+        return "RGBA" if "transparency" in im.info else "RGB"
+    return _DIGEST_MODES.get(im.mode, im.mode)
+
+
+def _source_box(
+    *, method: Image.Transpose | None, size: tuple[int, int], rows: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The region of the stored frame that becomes rows [top, bottom) once transposed."""
+    (w, h), (top, bottom) = size, rows
+    T = Image.Transpose
+    if method in (None, T.FLIP_LEFT_RIGHT):
+        return (0, top, w, bottom)
+    if method in (T.FLIP_TOP_BOTTOM, T.ROTATE_180):
+        return (0, h - bottom, w, h - top)
+    if method in (T.TRANSPOSE, T.ROTATE_270):
+        # Displayed rows are stored columns, left to right.
+        return (top, 0, bottom, h)
+    # ROTATE_90 and TRANSVERSE: displayed rows are stored columns, right to left.
+    return (w - bottom, 0, w - top, h)
+
+
+def fingerprint_image(
+    *, fp: BinaryIO, target: int = DECODE_TARGET, pixel_digest: bool = True
+) -> ImageFingerprint:
+    """Compute pHash, dHash, a low-information flag and the pixel digest from an image file."""
+    gray, info, digest = _decode(fp=fp, target=target, pixel_digest=pixel_digest)
     # pHash resizes to 32x32 with Lanczos itself; handing it that exact image gives the same
     # bits and lets the flatness check reuse it instead of resampling again.
     small = gray.resize((32, 32), Image.Resampling.LANCZOS)
@@ -152,6 +242,7 @@ def fingerprint_image(*, fp: BinaryIO, target: int = DECODE_TARGET) -> ImageFing
         mode=info.mode,
         frames=info.frames,
         hash_version=HASH_VERSION if target == DECODE_TARGET else hash_version(target=target),
+        pixel_sha256=digest,
     )
 
 

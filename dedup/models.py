@@ -27,12 +27,19 @@ class Fingerprint(models.Model):
     phash_b2 = models.IntegerField(null=True, blank=True)
     phash_b3 = models.IntegerField(null=True, blank=True)
     low_information = models.BooleanField(default=False)
+    # SHA-256 of the decoded, oriented pixels (dedup.imaging.pixel_sha256): assets with the
+    # same digest are pixel twins, frozen together by a legal hold (dedup.twins).
+    pixel_sha256 = models.CharField(max_length=64, blank=True)
     hash_version = models.CharField(max_length=200)
     error = models.TextField(blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=Q(error="") | Q(pixel_sha256=""),
+                name="fingerprint_no_pixel_digest_on_error",
+            ),
             # Either hashes or the reason they could not be computed, never both or neither.
             models.CheckConstraint(
                 condition=(Q(error="") & Q(phash__isnull=False) & Q(dhash__isnull=False))
@@ -50,6 +57,15 @@ class Fingerprint(models.Model):
                 name=f"fingerprint_phash_b{band}",
             )
             for band in range(BAND_COUNT)
+        ] + [
+            # The twins lookup (a subquery of every hold's scope) probes this; files without
+            # a digest never enter it.
+            models.Index(
+                fields=["pixel_sha256"],
+                include=["asset"],
+                condition=~Q(pixel_sha256=""),
+                name="fingerprint_pixel_sha256",
+            )
         ]
 
     def __str__(self):

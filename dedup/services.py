@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from archive.audit import audit_record
+from archive.audit import audit_record, audited
 from archive.models import Asset
 from archive.storage import bytes_open
 from dedup.imaging import (
@@ -37,7 +37,7 @@ class FingerprintOutcome:
     candidates: list[DuplicateCandidate]
 
 
-@transaction.atomic
+@audited
 def fingerprint_store(
     *, asset: Asset, fingerprint: ImageFingerprint | None, error: str = "", actor=None
 ) -> Fingerprint:
@@ -51,6 +51,7 @@ def fingerprint_store(
         "phash_b2": None,
         "phash_b3": None,
         "low_information": False,
+        "pixel_sha256": "",
         "hash_version": HASH_VERSION,
         "error": error,
         "computed_at": timezone.now(),
@@ -61,6 +62,7 @@ def fingerprint_store(
             phash=signed64(fingerprint.phash),
             dhash=signed64(fingerprint.dhash),
             low_information=fingerprint.low_information,
+            pixel_sha256=fingerprint.pixel_sha256,
             hash_version=fingerprint.hash_version,
             **{f"phash_b{i}": band for i, band in enumerate(bands)},
         )
