@@ -22,6 +22,7 @@ from archive import signals
 from archive.actors import actor_user
 from archive.audit import audit_record, audited
 from archive.errors import InvalidImage
+from archive.files import printable_path, regular_file_open
 from archive.imaging import ImageProbe, probe_image
 from archive.lifecycle import Transition, asset_create, asset_lock, asset_transition
 from archive.models import Asset, AssetSource, CatalogueEntry, Collection, IngestRejection
@@ -254,7 +255,16 @@ def ingest_rejection_record(
     size: int | None = None,
     sha256: str = "",
 ) -> IngestRejection:
-    """Record why a file was refused; the file itself is left where it was."""
+    """Record why a file was refused; the file itself is left where it was.
+
+    The same refusal of the same file (path, reason and bytes) is recorded once: running
+    an ingest again over a tree reports it again but does not file it twice.
+    """
+    known = IngestRejection.objects.filter(
+        collection=collection, path=path, reason=reason, sha256=sha256
+    ).first()
+    if known is not None:
+        return known
     rejection = IngestRejection.objects.create(
         collection=collection,
         path=path,
@@ -372,12 +382,18 @@ def asset_ingest_path(
     background: bool = True,
     analysis: IngestAnalysis | None = None,
 ) -> IngestOutcome:
-    """Ingest one file from the filesystem, recording unreadable files as rejections."""
+    """Ingest one file from the filesystem, recording unreadable files as rejections.
+
+    Only a regular file is read (never a FIFO, device or final symlink); the path is
+    recorded in printable form (bytes that are not UTF-8 as \\xNN).
+    """
+    shown = printable_path(path)
     try:
-        fp = open(path, "rb")  # noqa: SIM115 - closed below; only opening errors mean "unreadable"
+        fp = regular_file_open(path)
     except OSError as exc:
         reason = f"unreadable file: {exc.strerror or exc}"
-        return _rejected(collection=collection, path=path, reason=reason, actor=actor)
+        return _rejected(collection=collection, path=shown, reason=reason, actor=actor)
+    path = shown
     with fp:
         return asset_ingest(
             fp=fp,

@@ -153,7 +153,9 @@ def asset_transition(
         fields["state"] = rule.target
     if transition == Transition.RESTORE:
         fields.setdefault("replaced_by", None)
-    recorded_before = {"state": asset.state, **(before or {})}
+    # The state is on the record when it changes; other transitions say what they changed.
+    changes_state = "state" in fields and fields["state"] != asset.state
+    recorded_before = {**({"state": asset.state} if changes_state else {}), **(before or {})}
     with lifecycle_writes():
         for name, value in fields.items():
             setattr(asset, name, value)
@@ -167,8 +169,8 @@ def asset_transition(
         verb=rule.verb,
         obj=asset,
         reason=reason,
-        before=recorded_before,
-        after={"state": asset.state, **(after or {})},
+        before=recorded_before or None,
+        after={**({"state": asset.state} if changes_state else {}), **(after or {})},
     )
     return asset
 

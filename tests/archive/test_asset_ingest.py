@@ -164,7 +164,7 @@ def write_odd_files(folder: Path) -> dict[str, str]:
         "notes.jpg": "not an image Keepsake can read",
         "truncated.jpg": "truncated or corrupt image data",
         "bomb.png": "decompression bomb refused",
-        "unreadable.jpg": "unreadable file",
+        "unreadable.jpg": "symbolic link not followed",
     }
 
 

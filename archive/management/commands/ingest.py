@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from archive.errors import ArchiveError
+from archive.files import printable_path, regular_file_open, time_limit, tree_walk
 from archive.ingest import (
     IngestAnalysis,
     IngestOutcome,
@@ -31,38 +32,28 @@ def batched(items: list, size: int):
         yield items[start : start + size]
 
 
-def files_under(paths: list[str]) -> tuple[list[str], int]:
-    """Every file under the given paths (recursively, sorted), as given; hidden ones skipped."""
-    found, hidden = [], 0
-    for given in paths:
-        if not os.path.isdir(given):
-            found.append(given)
-            continue
-        for folder, subfolders, names in os.walk(given):
-            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-            for name in sorted(names):
-                if name.startswith("."):
-                    hidden += 1
-                else:
-                    found.append(os.path.join(folder, name))
-    return found, hidden
-
-
-def _digest_path(path: str) -> IngestAnalysis | None:
+def _digest_path(job: tuple[str, float]) -> IngestAnalysis | str:
+    path, seconds = job
     try:
-        with open(path, "rb") as fp:
+        with time_limit(seconds), regular_file_open(path) as fp:
             return ingest_digest(fp=fp)
-    except OSError:
-        return None  # the ingest itself records why the file is unreadable
+    except (OSError, TimeoutError) as exc:
+        return _unreadable(exc)
 
 
-def _analyse_path(job: tuple[str, IngestAnalysis]) -> IngestAnalysis | None:
-    path, digest = job
+def _analyse_path(job: tuple[str, IngestAnalysis, float]) -> IngestAnalysis | str:
+    path, digest, seconds = job
     try:
-        with open(path, "rb") as fp:
+        with time_limit(seconds), regular_file_open(path) as fp:
             return ingest_analyse(fp=fp, digest=digest)
-    except OSError:
-        return None
+    except (OSError, TimeoutError) as exc:
+        return _unreadable(exc)
+
+
+def _unreadable(exc: Exception) -> str:
+    if isinstance(exc, TimeoutError):
+        return str(exc)
+    return f"unreadable file: {getattr(exc, 'strerror', None) or exc}"
 
 
 class Analyser:
@@ -72,8 +63,8 @@ class Analyser:
     so re-ingesting a tree costs a checksum per file.
     """
 
-    def __init__(self, workers: int):
-        self.pool = None
+    def __init__(self, workers: int, seconds: float):
+        self.pool, self.seconds = None, seconds
         if workers > 1:
             # Workers never touch the database; they only read files and compute.
             self.pool = multiprocessing.get_context("fork").Pool(workers)
@@ -84,15 +75,20 @@ class Analyser:
 
     def analyses(self, paths: list[str]):
         for batch in batched(paths, self.batch_size):
-            digests = dict(zip(batch, self._map(_digest_path, batch), strict=True))
-            shas = {d.sha256 for d in digests.values() if d is not None}
+            jobs = [(path, self.seconds) for path in batch]
+            digests = dict(zip(batch, self._map(_digest_path, jobs), strict=True))
+            shas = {d.sha256 for d in digests.values() if isinstance(d, IngestAnalysis)}
             held = set(
                 Asset.objects.holding_bytes()
                 .filter(sha256__in=shas)
                 .values_list("sha256", flat=True)
             )
-            todo = [(p, d) for p, d in digests.items() if d is not None and d.sha256 not in held]
-            analysed = dict(zip([p for p, _ in todo], self._map(_analyse_path, todo), strict=True))
+            todo = [
+                (p, d, self.seconds)
+                for p, d in digests.items()
+                if isinstance(d, IngestAnalysis) and d.sha256 not in held
+            ]
+            analysed = dict(zip([p for p, *_ in todo], self._map(_analyse_path, todo), strict=True))
             for path in batch:
                 yield path, analysed.get(path) or digests[path]
 
@@ -124,6 +120,19 @@ class Command(BaseCommand):
             default=os.cpu_count() or 1,
             help="processes that read and fingerprint files (default: one per CPU)",
         )
+        parser.add_argument(
+            "--follow-symlinks",
+            action="store_true",
+            help="read symbolic links to regular files inside the given folders "
+            "(default: record them as refused; links leading outside are always refused)",
+        )
+        parser.add_argument(
+            "--file-seconds",
+            type=float,
+            default=120.0,
+            help="longest time one file may take to read and decode before it is recorded "
+            "as refused (default: 120)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def handle(self, *args, **options):
@@ -133,9 +142,14 @@ class Command(BaseCommand):
             collection = collection_get_or_create(name=options["collection"], actor=actor)
         except ArchiveError as exc:
             raise CommandError(exc.message) from exc
-        files, hidden = files_under(options["paths"])
+        entries, hidden = tree_walk(options["paths"], follow_symlinks=options["follow_symlinks"])
+        files = [found.path for found in entries if not found.problem]
         counts, problems, flagged = Counter(), [], 0
-        analyser = Analyser(max(1, options["workers"]))
+        for found in entries:
+            if found.problem:
+                problems.append(self._refuse(found.shown, found.problem, collection, actor))
+                counts[IngestStatus.REJECTED] += 1
+        analyser = Analyser(max(1, options["workers"]), options["file_seconds"])
         progress = tqdm(
             total=len(files),
             unit="file",
@@ -164,12 +178,18 @@ class Command(BaseCommand):
         except get_user_model().DoesNotExist as exc:
             raise CommandError(f"No user called {username!r}.") from exc
 
+    def _refuse(self, shown, reason, collection, actor) -> IngestOutcome:
+        ingest_rejection_record(collection=collection, path=shown, reason=reason, actor=actor)
+        return IngestOutcome(IngestStatus.REJECTED, shown, reason=reason)
+
     def _ingest_one(self, path, analysis, collection, actor, table, options) -> IngestOutcome:
-        metadata, error = table.lookup(path) if table else (None, "")
+        shown = printable_path(path)
+        if isinstance(analysis, str):
+            return self._refuse(shown, analysis, collection, actor)
+        metadata, error = table.lookup(shown) if table else (None, "")
         try:
             if error:
-                ingest_rejection_record(collection=collection, path=path, reason=error, actor=actor)
-                return IngestOutcome(IngestStatus.REJECTED, path, reason=error)
+                return self._refuse(shown, error, collection, actor)
             return asset_ingest_path(
                 path=path,
                 collection=collection,
@@ -180,9 +200,7 @@ class Command(BaseCommand):
                 analysis=analysis,
             )
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            reason = f"{type(exc).__name__}: {exc}"
-            ingest_rejection_record(collection=collection, path=path, reason=reason, actor=actor)
-            return IngestOutcome(IngestStatus.REJECTED, path, reason=reason)
+            return self._refuse(shown, f"{type(exc).__name__}: {exc}", collection, actor)
 
     def _summary(self, counts, problems, hidden, flagged):
         held = counts[IngestStatus.ATTACHED] + counts[IngestStatus.UNCHANGED]
