@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test lint format check bench install schema
+.PHONY: demo test soak lint format check bench install schema
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ demo: $(VENV)/.installed  ## SQLite, local storage, demo photos; serves on 127.0
 
 test: $(VENV)/.installed  ## the whole suite (SQLite unless DATABASE_URL says otherwise)
 	$(PY) -m pytest
+
+SOAK_EXAMPLES ?= 10000
+soak: $(VENV)/.installed  ## the lifecycle state machine on purpose: many random sequences
+	KEEPSAKE_SOAK_EXAMPLES=$(SOAK_EXAMPLES) $(PY) -m pytest -q -s -p no:cacheprovider \
+	  tests/stateful/test_lifecycle_machine.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
