@@ -115,6 +115,19 @@ def open_image(fp: BinaryIO) -> Image.Image:
         raise InvalidImage(f"decompression bomb refused: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise InvalidImage("not an image Keepsake can read (unrecognised format)") from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's, not ours
+        raise InvalidImage(_decoder_reason(exc)) from exc
+
+
+def _decoder_reason(exc: Exception) -> str:
+    """A reason a person can act on, for whatever a Pillow decoder raised."""
+    text = str(exc)
+    if "Decompressed data too large" in text or "Too much memory used in text chunks" in text:
+        return "metadata text that inflates past the limit (a text-chunk bomb); refused"
+    if isinstance(exc, MemoryError):
+        return "the image needs more memory to read than one file may use; refused"
+    detail = text[:200] or type(exc).__name__
+    return f"truncated or corrupt image data ({detail})"
 
 
 def _decode_first_frame(image: Image.Image) -> None:
@@ -123,8 +136,8 @@ def _decode_first_frame(image: Image.Image) -> None:
         if image.format == "JPEG":
             image.draft(image.mode, (PROBE_DECODE_EDGE, PROBE_DECODE_EDGE))
         image.load()
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidImage(f"truncated or corrupt image data ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's, not ours
+        raise InvalidImage(_decoder_reason(exc)) from exc
 
 
 def probe_image(*, fp: BinaryIO) -> ImageProbe:
@@ -136,11 +149,16 @@ def probe_image(*, fp: BinaryIO) -> ImageProbe:
     image = open_image(fp)
     try:
         fmt, (width, height), mode = image.format or "", image.size, image.mode
-        frames = getattr(image, "n_frames", 1)
+        try:
+            frames = getattr(image, "n_frames", 1)
+        except Exception as exc:  # noqa: BLE001 - counting frames reads them all
+            raise InvalidImage(_decoder_reason(exc)) from exc
         exif = exif_extract(image)
         _decode_first_frame(image)
     finally:
         image.close()
+    if width <= 0 or height <= 0:
+        raise InvalidImage(f"image has no pixels ({width}×{height})")
     if exif.get("Orientation") in ROTATING_ORIENTATIONS:
         width, height = height, width  # stored as displayed, after EXIF orientation
     return ImageProbe(format=fmt, width=width, height=height, mode=mode, frames=frames, exif=exif)
