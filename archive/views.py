@@ -1,14 +1,74 @@
-"""Asset files and renditions for signed-in staff; thin views over selectors and storage."""
+"""Asset files and renditions for users who may view assets; thin views over storage.
 
-from django.contrib.admin.views.decorators import staff_member_required
+An original is served as the format the probe detected (Asset.format), never as the type
+its uploaded name suggests: a valid PNG called `report.html` is a PNG. Only the raster
+types browsers render as plain pictures are inline; everything else is an attachment.
+Every answer carries `X-Content-Type-Options: nosniff` and `Content-Security-Policy:
+sandbox`, so even a misjudged file cannot run script on the admin's origin.
+"""
+
+import functools
+import os
+
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.files.storage import storages
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
+from PIL import Image
 
 from archive.errors import InvalidImage
 from archive.models import Asset, AuditEvent
 from archive.renditions import RENDITION_SIZES, rendition_get_or_create
 from archive.storage import bytes_open
+
+# Formats a browser shows as a picture and nothing else; SVG, HTML and XML never qualify
+# (Pillow does not read them, and the probe's format is all that is trusted here).
+INLINE_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "TIFF": ".tif"}
+FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def asset_view_required(view):
+    """Signed-in users holding archive.view_asset (as the API asks); others are refused."""
+
+    @functools.wraps(view)
+    @login_required(login_url=reverse_lazy("admin:login"))
+    @permission_required("archive.view_asset", raise_exception=True)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        for name, value in FILE_HEADERS.items():
+            response[name] = value
+        return response
+
+    return wrapped
+
+
+def _content_type(fmt: str) -> str:
+    Image.init()
+    mime = INLINE_FORMATS.get(fmt) or Image.MIME.get(fmt, "")
+    if not mime.startswith("image/") or any(k in mime for k in ("svg", "xml", "html")):
+        return "application/octet-stream"
+    return mime
+
+
+def download_name(asset: Asset) -> str:
+    """The uploaded name, with the detected format's extension when the name claims another."""
+    stem = (
+        os.path.basename((asset.original_filename or "").replace("\\", "/")) or f"asset-{asset.pk}"
+    )
+    ext = EXTENSIONS.get(asset.format) or f".{asset.format.lower() or 'bin'}"
+    if stem.lower().endswith(ext) or (ext == ".jpg" and stem.lower().endswith(".jpeg")):
+        return stem
+    return stem + ext
 
 
 def _live_asset(asset_id: int) -> Asset:
@@ -51,7 +111,7 @@ def _purged_response(asset: Asset) -> HttpResponse:
     return HttpResponse(message, status=410, content_type="text/plain; charset=utf-8")
 
 
-@staff_member_required
+@asset_view_required
 def asset_file(request, asset_id: int):
     asset = _live_asset(asset_id)
     if redirect := _replaced_redirect(asset, "archive:asset-file"):
@@ -59,10 +119,15 @@ def asset_file(request, asset_id: int):
     if asset.state == Asset.State.PURGED:
         return _purged_response(asset)
     fp = bytes_open(alias=asset.storage_alias, key=asset.storage_key)
-    return FileResponse(fp, filename=asset.original_filename)
+    return FileResponse(
+        fp,
+        as_attachment=asset.format not in INLINE_FORMATS,
+        filename=download_name(asset),
+        content_type=_content_type(asset.format),
+    )
 
 
-@staff_member_required
+@asset_view_required
 def asset_rendition(request, asset_id: int, size: str):
     if size not in RENDITION_SIZES:
         raise Http404("Unknown rendition size.")

@@ -1,11 +1,13 @@
 """Keepsake settings, read from the environment.
 
 Every optional value has a default that makes the zero-setup demo work (SQLite under
-var/, local folders for the storage tiers, a development key). With DJANGO_DEBUG off
-the process refuses to start without a real secret key and allowed hosts.
+var/, local folders for the storage tiers, a secret key generated on first start and
+kept in var/secret_key). DEBUG is off unless DJANGO_DEBUG asks for it; a configured
+secret key shorter than 50 characters (or an example one) stops the process at start.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -26,19 +28,60 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: the demo asks (scripts/demo.sh sets DJANGO_DEBUG=1).
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
-if DEBUG:
-    # A development key is acceptable only while DEBUG is on; production must bring its own.
-    SECRET_KEY = SECRET_KEY or "django-insecure-keepsake-development-key-change-me"
-    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
+SECRET_KEY_MIN_LENGTH = 50
+
+
+def secret_key_check(key: str, source: str) -> str:
+    """Refuse a key Django's deploy check would call weak, or one shipped as an example."""
+    if (
+        len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < 5
+        or key.startswith("django-insecure")
+        or "change-me" in key
+    ):
+        raise ImproperlyConfigured(
+            f"{source} is too weak: use at least {SECRET_KEY_MIN_LENGTH} random characters, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+        )
+    return key
+
+
+def secret_key_kept(path: Path) -> str:
+    """The key kept at path (mode 600), generated there on first start.
+
+    A key in the code would be a published key; a key generated per installation lets
+    the zero-setup default run anywhere, and every later manage.py command (and the
+    django-q2 workers, which sign tasks with it) reads the same one.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fp:
+            fp.write(secrets.token_urlsafe(64) + "\n")
+        try:
+            # link() never replaces: of processes starting together, the first key wins.
+            os.link(fresh, path)
+        except FileExistsError:
+            pass
+        finally:
+            fresh.unlink()
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        raise ImproperlyConfigured(f"{path} is readable by others; chmod 600 {path}")
+    return secret_key_check(path.read_text().strip(), str(path))
+
+
+if os.environ.get("DJANGO_SECRET_KEY"):
+    SECRET_KEY = secret_key_check(os.environ["DJANGO_SECRET_KEY"], "DJANGO_SECRET_KEY")
 else:
-    if not SECRET_KEY or SECRET_KEY.startswith("django-insecure"):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off.")
+    SECRET_KEY = secret_key_kept(VAR_DIR / "secret_key")
+
+# Unset, only this machine's own names: a deployment names its hosts.
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)

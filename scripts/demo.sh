@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+# The demo asks for DEBUG (static files from runserver, plain HTTP); nothing else does.
+export DJANGO_DEBUG=1
 PORT=${KEEPSAKE_DEMO_PORT:-8000}
 
 $PY manage.py migrate --noinput -v0
