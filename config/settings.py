@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees a view's exception first: a plain 500 even with DEBUG on.
+    "config.errors.PlainServerErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -8,6 +8,9 @@ admin.site.site_header = "Keepsake"
 admin.site.site_title = "Keepsake"
 admin.site.index_title = "Image archive"
 
+# A static page (or the API's JSON error body), never the technical one.
+handler500 = "config.errors.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
