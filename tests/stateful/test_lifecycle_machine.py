@@ -9,7 +9,7 @@ exception is a bug. Each sequence runs inside a savepoint of the test's transact
 its own empty storage tiers and a clock that starts at the same instant, so sequences are
 independent and reproducible.
 
-CI runs a bounded, derandomised search (`KEEPSAKE_STATEFUL_EXAMPLES`, default 25, of up to
+CI runs a bounded, derandomised search (`KEEPSAKE_STATEFUL_EXAMPLES`, default 20, of up to
 30 steps). `make soak` sets `KEEPSAKE_SOAK_EXAMPLES` (10,000) and searches at random; the
 figures are printed and written to var/soak.json.
 """
@@ -70,7 +70,7 @@ from tests.invariants import invariants_check
 pytestmark = pytest.mark.django_db
 
 SOAK = int(os.environ.get("KEEPSAKE_SOAK_EXAMPLES", "0"))
-EXAMPLES = SOAK or int(os.environ.get("KEEPSAKE_STATEFUL_EXAMPLES", "25"))
+EXAMPLES = SOAK or int(os.environ.get("KEEPSAKE_STATEFUL_EXAMPLES", "20"))
 STEPS = int(os.environ.get("KEEPSAKE_STATEFUL_STEPS", "30"))
 # A Saturday at the end of a year, so every sequence crosses New Year and a leap day later.
 START = dt.datetime(2031, 12, 31, 21, 0, tzinfo=dt.UTC)
