@@ -36,17 +36,23 @@ def capture_time(*, exif: dict, subseconds: bool = True) -> tuple[datetime | Non
         return None, False  # "0000:00:00 00:00:00" and other placeholders
     digits = _subsec_digits(exif)
     if subseconds and digits:
-        moment += timedelta(seconds=int(digits) / 10 ** len(digits))
+        try:
+            moment += timedelta(seconds=int(digits) / 10 ** len(digits))
+        except OverflowError:  # 9999-12-31 23:59:59 plus a fraction
+            pass
     match = _OFFSET.match(str(exif.get("OffsetTimeOriginal") or "").strip())
     if not match:
         return moment, False
     sign, hours, minutes = match.groups()
     offset = timedelta(hours=int(hours), minutes=int(minutes)) * (-1 if sign == "-" else 1)
+    if abs(offset) >= timedelta(hours=24):
+        return moment, False  # not an offset any clock uses
     return moment.replace(tzinfo=timezone(offset)), True
 
 
 def _subsec_digits(exif: dict) -> str:
-    return re.sub(r"\D", "", str(exif.get("SubSecTimeOriginal") or ""))
+    # Nanoseconds are more than any camera writes; longer runs are junk, not precision.
+    return re.sub(r"\D", "", str(exif.get("SubSecTimeOriginal") or ""))[:9]
 
 
 def _text(value) -> str | None:
@@ -64,11 +70,19 @@ def _camera(exif: dict) -> str | None:
 
 
 def _number(value) -> float | None:
-    if isinstance(value, list | tuple) and len(value) == 2 and value[1]:
-        value = value[0] / value[1]
+    """A finite number from a hostile value: a number, a numeric string or a rational pair."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            return None
+        numerator, denominator = (_number(part) for part in value)
+        if numerator is None or not denominator:
+            return None
+        value = numerator / denominator
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 
