@@ -34,8 +34,8 @@ def test_a_filtered_csv_and_its_manifest_verify(client, officer, collection, tmp
     upto = AuditEvent.objects.last().sequence
     query = {"verb": "legalhold.*", "format": "csv", "upto": upto}
 
-    data = client.get(url, {**query, "download": "1"})
-    manifest = client.get(url, {**query, "manifest": "1"})
+    data = client.post(url, {**query, "download": "1"})
+    manifest = client.post(url, {**query, "manifest": "1"})
 
     assert form.status_code == 200 and f'value="{upto}"' in form.content.decode()
     assert data["Content-Disposition"] == f'attachment; filename="keepsake-audit-upto-{upto}.csv"'
@@ -54,7 +54,7 @@ def test_a_filtered_csv_and_its_manifest_verify(client, officer, collection, tmp
 
 
 def test_bad_filters_are_shown_on_the_form(client, officer):
-    response = client.get(
+    response = client.post(
         reverse("admin:archive_auditevent_export"),
         {"since": "yesterday-ish", "format": "csv", "upto": 0, "download": "1"},
     )
@@ -78,3 +78,30 @@ def test_exporting_needs_no_hold_rights(client):
     client.force_login(compliance_officer("placer"))
 
     assert client.get(reverse("admin:archive_auditevent_export")).status_code == 403
+
+
+def test_a_get_never_exports_or_writes_an_event(client, officer):
+    """A link or an <img> on another site can make a browser GET; only a POST exports."""
+    url = reverse("admin:archive_auditevent_export")
+
+    response = client.get(url, {"format": "csv", "upto": 0, "download": "1"})
+
+    assert response.status_code == 200
+    assert not response.get("Content-Disposition")
+    assert not AuditEvent.objects.filter(verb="audit.exported").exists()
+    assert 'method="post"' in response.content.decode()
+    assert "csrfmiddlewaretoken" in response.content.decode()
+
+
+def test_the_export_post_needs_the_csrf_token(officer):
+    from django.test import Client
+
+    guarded = Client(enforce_csrf_checks=True)
+    guarded.force_login(officer)
+
+    response = guarded.post(
+        reverse("admin:archive_auditevent_export"), {"format": "csv", "upto": 0, "download": "1"}
+    )
+
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(verb="audit.exported").exists()

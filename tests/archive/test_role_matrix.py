@@ -5,6 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from archive.holds import legal_hold_place
+from archive.licensing import licence_terms_compare
 from archive.models import CatalogueEntry, LegalHold, Licence, LicenceSignOff
 from archive.services import record_save
 from tests.archive.helpers import ingest_picture
@@ -66,7 +67,9 @@ def attempts(client, world) -> dict[str, bool]:
         "licences-INITIAL_FORMS": 0,
     }
     client.post(reverse("admin:archive_catalogueentry_change", args=[entry.pk]), entry_form)
-    client.post(compare, {"reason": "agreed"})
+    # The sign-off names the terms it was shown (ignored where the form does not ask).
+    shown = getattr(licence_terms_compare(assets=world["assets"]), "terms_fingerprint", "")
+    client.post(compare, {"reason": "agreed", "terms_fingerprint": shown})
     return {
         "see legal holds": _ok(client.get(holds)),
         "place a legal hold": _ok(client.get(reverse("admin:archive_legalhold_add"))),
