@@ -142,6 +142,11 @@ def legal_hold_release_view(model_admin, request, object_id):
 # --- Licences -----------------------------------------------------------------------------
 
 
+class LicenceSignOffForm(ReasonForm):
+    # The fingerprint of the terms the page showed: the sign-off is refused if they changed.
+    terms_fingerprint = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
 def licence_compare_view(model_admin, request):
     if not request.user.has_perm("archive.view_licence"):
         raise PermissionDenied
@@ -151,20 +156,27 @@ def licence_compare_view(model_admin, request):
         model_admin.message_user(request, "Select the assets to compare.", messages.WARNING)
         return HttpResponseRedirect(reverse("admin:archive_asset_changelist"))
     may_sign = request.user.has_perm("archive.sign_off_licence")
-    form = ReasonForm(request.POST or None)
+    form = LicenceSignOffForm(request.POST or None)
     if request.method == "POST":
         if not may_sign:
             raise PermissionDenied
         if form.is_valid():
             try:
                 licence_conflict_sign_off(
-                    assets=assets, reason=form.cleaned_data["reason"], actor=request.user
+                    assets=assets,
+                    terms_fingerprint=form.cleaned_data["terms_fingerprint"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
                 )
             except ArchiveError as exc:
                 form.add_error(None, exc.message)
             else:
                 model_admin.message_user(request, "Licence conflict signed off.", messages.SUCCESS)
                 return HttpResponseRedirect(request.get_full_path())
+        elif "terms_fingerprint" in form.errors:
+            form.add_error(None, "Sign off from the comparison page: it names the terms shown.")
+    # The page shows the terms as they are now, and its form carries their fingerprint (the
+    # template writes it), so a refused sign-off can be repeated on the terms now shown.
     comparison = licence_terms_compare(assets=assets)
     signed_off = licence_sign_off_current(comparison=comparison) if comparison.conflict else None
     unresolved = comparison.conflict and signed_off is None
@@ -178,6 +190,7 @@ def licence_compare_view(model_admin, request):
         signed_off=signed_off,
         unresolved=unresolved,
         form=form if unresolved and may_sign else None,
+        refused=form.non_field_errors() if form.is_bound and not unresolved else None,
         history=LicenceSignOff.objects.filter(group_key=comparison.group_key).select_related(
             "signed_by"
         ),

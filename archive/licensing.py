@@ -6,6 +6,8 @@ licences. Entries whose sets of licence terms differ are a licence conflict, and
 may consolidate or remove the group until a user with `archive.sign_off_licence` signs it
 off. A sign-off names the exact group and a fingerprint of the exact terms it was made
 on, so any later licence change (or a new record) makes the conflict unresolved again.
+The fingerprint comes from the person's screen, not from the database at submission:
+a sign-off on terms that changed while the person was reading them is refused.
 """
 
 import datetime as dt
@@ -19,7 +21,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from archive.audit import audit_record
+from archive.actors import SYSTEM, actor_require
+from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
 from archive.models import Asset, CatalogueEntry, Licence, LicenceSignOff
 
@@ -214,16 +217,40 @@ def asset_licence_flags(
     return {pk: tuple(sorted(found)) for pk, found in flags.items()}
 
 
-@transaction.atomic
-def licence_conflict_sign_off(*, assets: Iterable[Asset], reason: str, actor) -> LicenceSignOff:
-    """Record that a user with the licensing permission accepts a group's differing licences."""
-    if actor is None or not actor.has_perm("archive.sign_off_licence"):
+def _shown_terms_check(*, comparison: LicenceComparison, terms_fingerprint: str) -> None:
+    if not (terms_fingerprint or "").strip():
         raise ArchiveError(
-            "You do not have permission to sign off licence conflicts.", code="permission_denied"
+            "A licence sign-off names the terms it was made on (their fingerprint, as shown).",
+            code="invalid",
         )
+    if terms_fingerprint.strip() != comparison.terms_fingerprint:
+        # A sign-off accepts what the person read; terms that changed since were not read.
+        raise ArchiveError(
+            "The licence terms of these records changed after they were shown to you "
+            "(a licence or a record was added, edited or removed). Review the terms as they "
+            "are now and sign off again.",
+            code="conflict",
+        )
+
+
+@audited
+def licence_conflict_sign_off(
+    *, assets: Iterable[Asset], terms_fingerprint: str, reason: str, actor
+) -> LicenceSignOff:
+    """Record that a user with the licensing permission accepts the differing terms shown.
+
+    terms_fingerprint is the `LicenceComparison.terms_fingerprint` of the comparison the
+    person was shown; the sign-off is refused (code "conflict") when the terms are no
+    longer those, and otherwise stores exactly those terms.
+    """
+    actor_require(actor, "archive.sign_off_licence", "sign off licence conflicts")
+    if actor is SYSTEM:
+        # Accepting differing terms is a person's judgement, and names that person.
+        raise ArchiveError("Only a person signs off licence conflicts.", code="permission_denied")
     if not reason.strip():
         raise ArchiveError("A licence sign-off needs a reason.")
     comparison = licence_terms_compare(assets=assets)
+    _shown_terms_check(comparison=comparison, terms_fingerprint=terms_fingerprint)
     if not comparison.conflict:
         raise ArchiveError("These records carry the same licence terms: nothing to sign off.")
     if licence_sign_off_current(comparison=comparison) is not None:

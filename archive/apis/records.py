@@ -245,6 +245,9 @@ class LicenceCompareApi(Api):
         asset_ids = serializers.ListField(child=serializers.IntegerField())
         conflict = serializers.BooleanField()
         differing_fields = serializers.ListField(child=serializers.CharField())
+        terms_fingerprint = serializers.CharField(
+            help_text="the terms shown; a sign-off sends it back and is refused if they changed"
+        )
         columns = LicenceColumnOutput(many=True)
         sign_off = SignOffOutput(allow_null=True)
 
@@ -257,6 +260,7 @@ class LicenceCompareApi(Api):
             "asset_ids": list(comparison.asset_ids),
             "conflict": comparison.conflict,
             "differing_fields": list(comparison.differing_fields),
+            "terms_fingerprint": comparison.terms_fingerprint,
             "columns": comparison.as_json(),
             "sign_off": licence_sign_off_current(comparison=comparison),
         }
@@ -264,11 +268,19 @@ class LicenceCompareApi(Api):
 
 
 class LicenceSignOffApi(Api):
-    """Accept the differing licences of a group of assets (licensing permission)."""
+    """Accept the differing licences of a group of assets (licensing permission).
+
+    The request names the terms it accepts by the `terms_fingerprint` the comparison
+    returned; 409 (code "conflict") when the terms changed since.
+    """
 
     required_permissions = {"POST": ["archive.sign_off_licence"]}
 
     class LicenceSignOffInput(AssetsInput):
+        terms_fingerprint = serializers.RegexField(
+            r"^[0-9a-f]{64}$",
+            help_text="terms_fingerprint of the comparison shown (GET /licences/compare/)",
+        )
         reason = serializers.CharField()
 
     @extend_schema(request=LicenceSignOffInput, responses={201: SignOffOutput})
@@ -277,6 +289,7 @@ class LicenceSignOffApi(Api):
         data.is_valid(raise_exception=True)
         sign_off = licence_conflict_sign_off(
             assets=data.validated_data["assets"],
+            terms_fingerprint=data.validated_data["terms_fingerprint"],
             reason=data.validated_data["reason"],
             actor=request.user,
         )

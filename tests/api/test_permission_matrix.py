@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from archive.licensing import licence_terms_compare
 from dedup.models import DuplicateCandidate
 from tests.api.conftest import ROLES
 from tests.conftest import image_bytes, make_scene
@@ -57,7 +58,12 @@ MATRIX = [
     (
         "post",
         "/api/v1/licences/sign-off/",
-        lambda w: {"assets": [a.pk for a in w.conflict], "reason": "same agreement"},
+        lambda w: {
+            "assets": [a.pk for a in w.conflict],
+            # The terms as the comparison shows them (a sign-off names what was shown).
+            "terms_fingerprint": licence_terms_compare(assets=w.conflict).terms_fingerprint,
+            "reason": "same agreement",
+        },
         {LIC},
         201,
     ),

@@ -87,13 +87,21 @@ def test_licensing_keeps_licences_and_signs_off_a_conflict(clients, asset):
     before = client.get(query).json()
     signed = client.post(
         "/api/v1/licences/sign-off/",
-        {"assets": [asset.pk, other.pk], "reason": "one agreement"},
+        {
+            "assets": [asset.pk, other.pk],
+            "terms_fingerprint": before["terms_fingerprint"],
+            "reason": "one agreement",
+        },
         format="json",
     )
     after = client.get(query).json()
     twice = client.post(
         "/api/v1/licences/sign-off/",
-        {"assets": [asset.pk, other.pk], "reason": "again"},
+        {
+            "assets": [asset.pk, other.pk],
+            "terms_fingerprint": before["terms_fingerprint"],
+            "reason": "again",
+        },
         format="json",
     )
 

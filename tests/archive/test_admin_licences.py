@@ -4,7 +4,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from archive.licensing import licence_conflict_unresolved
+from archive.licensing import licence_conflict_unresolved, licence_terms_compare
 from archive.models import Licence, LicenceSignOff
 from archive.services import record_save
 from tests.archive.helpers import ingest_picture
@@ -65,7 +65,11 @@ def test_signing_off_in_the_admin(client, pair):
     blank = client.post(compare_url(pair), {"reason": ""})
     assert blank.status_code == 200 and not LicenceSignOff.objects.exists()
 
-    response = client.post(compare_url(pair), {"reason": "covered by the 2019 agreement"})
+    shown = licence_terms_compare(assets=pair).terms_fingerprint
+    response = client.post(
+        compare_url(pair),
+        {"reason": "covered by the 2019 agreement", "terms_fingerprint": shown},
+    )
 
     assert response.status_code == 302
     assert LicenceSignOff.objects.get().signed_by == officer

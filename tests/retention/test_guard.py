@@ -3,7 +3,7 @@
 import pytest
 
 from archive.holds import LegalHoldRefused, legal_hold_release
-from archive.licensing import licence_conflict_sign_off
+from archive.licensing import licence_conflict_sign_off, licence_terms_compare
 from archive.models import AuditEvent, Licence
 from archive.services import record_save
 from retention.guard import (
@@ -94,7 +94,10 @@ class TestLicences:
             actor=user,
         )
         officer = licensing_officer()
-        licence_conflict_sign_off(assets=[asset, other_asset], reason="ok", actor=officer)
+        shown = licence_terms_compare(assets=[asset, other_asset]).terms_fingerprint
+        licence_conflict_sign_off(
+            assets=[asset, other_asset], terms_fingerprint=shown, reason="ok", actor=officer
+        )
         with django_capture_on_commit_callbacks(execute=True):
             consolidation_execute(
                 canonical=other_asset, replaced=[asset], candidates=[], actor=user
