@@ -10,9 +10,9 @@ was refused; wrapping the caller's outermost transaction in `hold_refusals_audit
 writes the event again, in a transaction of its own, when the rollback took it away:
 
     @hold_refusals_audited()
-    @transaction.atomic
+    @audited
     def disposition_execute(*, asset, actor):
-        asset = Asset.objects.select_for_update(no_key=True).get(pk=asset.pk)
+        asset = asset_lock(asset)
         hold_guard_check(asset=asset, action="purge", actor=actor)
         ...
 
@@ -24,21 +24,14 @@ locked once the caller has audited anything).
 from collections.abc import Iterable
 from contextlib import ContextDecorator
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
-from archive.audit import audit_record
+from archive.actors import SYSTEM, actor_require, actor_user
+from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
-from archive.models import (
-    Asset,
-    AssetSource,
-    AuditEvent,
-    CatalogueEntry,
-    Collection,
-    LegalHold,
-)
-from archive.selectors import asset_active_holds, assets_with_twins
+from archive.models import Asset, AuditEvent, CatalogueEntry, Collection, LegalHold
+from archive.selectors import asset_active_holds, hold_reach, hold_scope
 
 
 class LegalHoldRefused(ArchiveError):
@@ -68,24 +61,29 @@ class LegalHoldRefused(ArchiveError):
         return sorted({hold["matter_reference"] for hold in self.holds})
 
 
-def _require(actor, permission: str, doing: str) -> None:
-    if actor is None or not actor.has_perm(permission):
-        raise ArchiveError(f"You do not have permission to {doing}.", code="permission_denied")
+def _person_require(actor, permission: str, doing: str) -> None:
+    # A hold names who placed and who released it (the columns are required): the system
+    # acting on its own never places or lifts one.
+    if actor is SYSTEM:
+        raise ArchiveError(f"Only a named person may {doing}.", code="permission_denied")
+    actor_require(actor, permission, doing)
 
 
-def _lock_scope(*, assets: list[Asset], entries: list[CatalogueEntry], collections) -> list[int]:
-    """Lock every asset the new hold freezes, then its collections: the guard's order."""
-    named = {a.pk for a in assets} | {e.asset_id for e in entries}
-    family = assets_with_twins(asset_ids=Asset.objects.filter(pk__in=named).values("pk"))
+def _scope_lock(*, hold: LegalHold) -> list[int]:
+    """Lock every asset the new hold freezes by name, then its collections: the guard's order."""
+    # Read from the stored hold through the one scope definition, so the lock covers exactly
+    # what the hold freezes, collections aside: those are locked as rows (a collection may
+    # hold millions of assets), and the guard share-locks an asset's collections.
+    scope = hold_scope(holds=LegalHold.objects.filter(pk=hold.pk), collections=False)
     # Locking the rows makes placement and any guarded action on them take turns, so an
     # action either finishes before the hold exists or sees it.
-    locked = list(family.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
-    ids = sorted(c.pk for c in collections)
-    list(Collection.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True))
+    locked = list(scope.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
+    collections = hold.collections.order_by("pk").select_for_update(no_key=True)
+    list(collections.values_list("pk", flat=True))
     return locked
 
 
-@transaction.atomic
+@audited
 def legal_hold_place(
     *,
     matter_reference: str,
@@ -96,7 +94,7 @@ def legal_hold_place(
     actor,
 ) -> LegalHold:
     """Freeze assets, the assets of catalogue entries, or whole collections for a matter."""
-    _require(actor, "archive.place_legal_hold", "place legal holds")
+    _person_require(actor, "archive.place_legal_hold", "place legal holds")
     assets, entries, collections = list(assets), list(entries), list(collections)
     if not matter_reference.strip():
         raise ArchiveError("A legal hold needs a matter reference.")
@@ -104,15 +102,17 @@ def legal_hold_place(
         raise ArchiveError("A legal hold needs a reason.")
     if not (assets or entries or collections):
         raise ArchiveError("A legal hold needs at least one asset, catalogue entry or collection.")
-    frozen = _lock_scope(assets=assets, entries=entries, collections=collections)
     hold = LegalHold(
-        matter_reference=matter_reference.strip(), reason=reason.strip(), placed_by=actor
+        matter_reference=matter_reference.strip(),
+        reason=reason.strip(),
+        placed_by=actor_user(actor),
     )
     hold.full_clean()
     hold.save()
     hold.assets.set(assets)
     hold.entries.set(entries)
     hold.collections.set(collections)
+    frozen = _scope_lock(hold=hold)
     audit_record(
         actor=actor,
         verb="legalhold.placed",
@@ -129,17 +129,17 @@ def legal_hold_place(
     return hold
 
 
-@transaction.atomic
+@audited
 def legal_hold_release(*, hold: LegalHold, reason: str, actor) -> LegalHold:
     """Release an active hold, recording who released it and why."""
-    _require(actor, "archive.release_legal_hold", "release legal holds")
+    _person_require(actor, "archive.release_legal_hold", "release legal holds")
     hold = LegalHold.objects.select_for_update(no_key=True).get(pk=hold.pk)
     if not hold.is_active:
         raise ArchiveError(f"The hold {hold.matter_reference} was already released.")
     if not reason.strip():
         raise ArchiveError("Releasing a legal hold needs a reason.")
     hold.released_at = timezone.now()
-    hold.released_by = actor
+    hold.released_by = actor_user(actor)
     hold.release_reason = reason.strip()
     hold.full_clean()
     hold.save(update_fields=["released_at", "released_by", "release_reason"])
@@ -155,18 +155,13 @@ def legal_hold_release(*, hold: LegalHold, reason: str, actor) -> LegalHold:
 
 
 def _share_lock_holds_scope(*, asset: Asset) -> None:
-    # The caller locked the asset; share-locking its twins and collections as well makes a
+    # The caller locked the asset; share-locking its family and collections as well makes a
     # concurrent placement on any of them wait for this action or be seen by it, while
     # guarded actions on other assets of the same collection still run side by side.
     # SQLite needs nothing: its writers are serialised by the database lock.
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         return
-    family = assets_with_twins(asset_ids=Asset.objects.filter(pk=asset.pk).values("pk"))
-    collections = Collection.objects.filter(
-        Q(pk__in=family.values("collection"))
-        | Q(pk__in=AssetSource.objects.filter(asset__in=family).values("collection"))
-        | Q(pk__in=CatalogueEntry.objects.filter(asset__in=family).values("collection"))
-    )
+    family, collections = hold_reach(asset_ids=Asset.objects.filter(pk=asset.pk).values("pk"))
     with connection.cursor() as cursor:
         for query in (family, collections):
             sql, params = query.values("pk").query.sql_with_params()
@@ -178,7 +173,7 @@ def _share_lock_holds_scope(*, asset: Asset) -> None:
             )
 
 
-@transaction.atomic
+@audited
 def hold_refusal_record(*, refusal: LegalHoldRefused) -> AuditEvent:
     """Append the audit event of a refused action on a frozen asset."""
     return audit_record(

@@ -1,11 +1,15 @@
 """Reads of the archive records."""
 
+import functools
+import operator
 from collections.abc import Iterable
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Q, QuerySet, Sum
-from django.dispatch import Signal
+from django.db.models.expressions import RawSQL
 
-from archive.models import Asset, AssetSource, CatalogueEntry, Collection, LegalHold
+from archive import hooks
+from archive.models import Asset, AssetSource, Collection, LegalHold
 
 
 def asset_get(*, asset_id: int) -> Asset:
@@ -35,59 +39,162 @@ def asset_sources(*, asset: Asset) -> list[AssetSource]:
     return list(asset.sources.select_related("collection").order_by("ingested_at", "pk"))
 
 
-# --- Legal holds ----------------------------------------------------------------------
+# --- Legal holds: the one definition of a hold's scope ----------------------------------
 #
-# An asset is frozen while any active hold names it, one of its catalogue entries, or a
-# collection it belongs to (as first ingested, through a source, or through an entry), and
-# while any active hold freezes one of its twins. The archive knows exact twins (same
-# sha256, e.g. a tombstone and a later re-ingest); child apps that know more (dedup: same
-# decoded pixels) connect a receiver to `asset_twins_lookup`:
+# A hold freezes what it names: assets, the assets of catalogue entries, and every asset of
+# a collection (first ingested there, arriving through a source there, or described by an
+# entry there, later ones included). With each of those it freezes the asset's family:
 #
-#     @receiver(asset_twins_lookup)
-#     def asset_twins_lookup_pixels(sender, asset_ids, **kwargs):
-#         return Fingerprint.objects.filter(pixel_hash__in=...).values("asset")
+# - its consolidation tree: the assets folded into it and the canonical it was folded
+#   into, both ways along `Asset.replaced_by`, however long the chain (a hold on a
+#   canonical protects what was consolidated into it, whose records now live there);
+# - the twins of the tree: exact (same sha256, e.g. a tombstone and a later re-ingest) and
+#   whatever child apps register on `archive.hooks.asset_twins` (dedup: same decoded
+#   pixels), both ways round;
+# - the consolidation trees of those twins.
 #
-# `asset_ids` is a query of asset primary keys (use it as a subquery, it may be large);
-# the receiver returns a query (or an iterable) of the primary keys of their twins, both
-# ways round (if B is a twin of A, A is a twin of B). Everything stays one SQL query, so
-# the retention guard can exclude frozen assets from a million-row sweep.
+# `hold_scope` (holds -> assets) is the definition; `holds_over` (assets -> holds) reads
+# the same paths backwards, which is exact because a family is symmetric (B is in A's
+# family exactly when A is in B's). Everything else derives from these two. Every answer
+# is one SQL query (subqueries, never lists), so the retention guard can exclude frozen
+# assets from a million-row sweep.
 
-asset_twins_lookup = Signal()
+# Lookups from an asset to the holds that name it, and to the collections it belongs to.
+_HOLD_PATHS = ("legal_holds", "entries__legal_holds")
+_COLLECTION_PATHS = ("collection", "sources__collection", "entries__collection")
+
+# The family as one recursive query, kept flat (SQLite's parser refuses deeply nested
+# subqueries): the seed, its consolidation trees (up to every ancestor along replaced_by,
+# then down to every descendant of those), their twins, and the trees of the twins. Each
+# recursive step is an index lookup (primary key, then the replaced_by foreign key);
+# UNION (not UNION ALL) ends a walk even on a cycle.
+_TREE_SQL = """
+k_up{n}(id) AS (
+    SELECT id FROM {start}
+    UNION
+    SELECT a.replaced_by_id FROM {table} a JOIN k_up{n} ON a.id = k_up{n}.id
+    WHERE a.replaced_by_id IS NOT NULL
+), k_tree{n}(id) AS (
+    SELECT id FROM k_up{n}
+    UNION
+    SELECT a.id FROM {table} a JOIN k_tree{n} ON a.replaced_by_id = k_tree{n}.id
+)"""
+_FAMILY_SQL = """WITH RECURSIVE k_seed(id) AS (SELECT * FROM ({seed}) AS k_s),{tree1},
+k_twin(id) AS (
+    SELECT id FROM k_tree1
+    UNION
+    SELECT a.id FROM {table} a
+    WHERE a.sha256 IN (SELECT b.sha256 FROM {table} b JOIN k_tree1 ON b.id = k_tree1.id){hooks}
+),{tree2}
+SELECT id FROM k_tree2"""
 
 
-def assets_with_twins(*, asset_ids: QuerySet) -> QuerySet:
-    """The assets with the given ids and every exact or registered twin of them."""
-    condition = Q(pk__in=asset_ids) | Q(
-        sha256__in=Asset.objects.filter(pk__in=asset_ids).values("sha256")
+def _any(conditions: Iterable[Q]) -> Q:
+    return functools.reduce(operator.or_, conditions)
+
+
+def _compiled(query: QuerySet) -> tuple[str, tuple]:
+    query = query.order_by()
+    return query.query.get_compiler(using=query.db).as_sql()
+
+
+def _registered_twins() -> tuple[str, list]:
+    """The SQL of every asset_twins implementation, asked about the assets in k_tree1."""
+    # The implementations get a query to use as a subquery; it names the CTE, so their
+    # answers are spliced into the family's WITH instead of nesting it again.
+    asked = Asset.objects.filter(pk__in=RawSQL("SELECT id FROM k_tree1", ())).values("pk")  # noqa: S611
+    parts, params = [], []
+    for number, asset_twins in enumerate(hooks.asset_twins):
+        found = asset_twins(asset_ids=asked)
+        if found is None:
+            continue
+        if not isinstance(found, QuerySet):
+            found = Asset.objects.filter(pk__in=list(found)).values("pk")
+        try:
+            sql, found_params = _compiled(found)
+        except EmptyResultSet:
+            continue
+        # A compiled ORM query with bound parameters, under a fixed alias.
+        parts.append(f"\n    UNION\n    SELECT * FROM ({sql}) AS k_hook{number}")  # noqa: S608
+        params.extend(found_params)
+    return "".join(parts), params
+
+
+def asset_family(*, asset_ids: QuerySet) -> QuerySet:
+    """The given assets (a query of primary keys) and every asset frozen together with them."""
+    try:
+        seed, seed_params = _compiled(asset_ids)
+    except EmptyResultSet:
+        return Asset.objects.none()
+    table = Asset._meta.db_table
+    hook_sql, hook_params = _registered_twins()
+    # The ORM has no recursive queries. Only compiled ORM queries, the model's own table
+    # name and fixed CTE names are spliced in; every value stays a bound parameter.
+    sql = _FAMILY_SQL.format(
+        seed=seed,
+        table=table,
+        tree1=_TREE_SQL.format(n=1, start="k_seed", table=table),
+        hooks=hook_sql,
+        tree2=_TREE_SQL.format(n=2, start="k_twin", table=table),
     )
-    for _receiver, twins in asset_twins_lookup.send(sender=Asset, asset_ids=asset_ids):
-        if twins is not None:
-            condition |= Q(pk__in=twins)
-    return Asset.objects.filter(condition)
+    family = RawSQL(sql, (*seed_params, *hook_params))  # noqa: S611
+    return Asset.objects.filter(pk__in=family)
+
+
+def _named(*, holds: QuerySet, collections: bool = True) -> Q:
+    """Assets the holds name: directly, through an entry and (if asked) a collection."""
+    named = _any(
+        Q(pk__in=Asset.objects.filter(**{f"{path}__in": holds}).values("pk"))
+        for path in _HOLD_PATHS
+    )
+    if collections:
+        held = Collection.objects.filter(legal_holds__in=holds).values("pk")
+        named |= _any(
+            Q(pk__in=Asset.objects.filter(**{f"{path}__in": held}).values("pk"))
+            for path in _COLLECTION_PATHS
+        )
+    return named
+
+
+def hold_scope(*, holds: QuerySet, collections: bool = True) -> QuerySet:
+    """The assets the given holds freeze (active or not): what they name, and its family.
+
+    collections=False leaves out what the holds reach through collections only (a
+    placement locks collection rows, not every asset of a collection).
+    """
+    named = Asset.objects.filter(_named(holds=holds, collections=collections)).values("pk")
+    return asset_family(asset_ids=named)
+
+
+def hold_reach(*, asset_ids: QuerySet) -> tuple[QuerySet, QuerySet]:
+    """The family of the assets, and the collections a hold on which would freeze them."""
+    family = asset_family(asset_ids=asset_ids)
+    collections = Collection.objects.filter(
+        _any(Q(pk__in=family.values(path)) for path in _COLLECTION_PATHS)
+    )
+    return family, collections
+
+
+def holds_over(*, asset_ids: QuerySet) -> QuerySet:
+    """The holds (active or not) whose scope reaches any of the assets: hold_scope backwards."""
+    family, collections = hold_reach(asset_ids=asset_ids)
+    return LegalHold.objects.filter(
+        _any(Q(pk__in=family.values(path)) for path in _HOLD_PATHS)
+        | Q(pk__in=collections.values("legal_holds"))
+    )
 
 
 def _active_holds() -> QuerySet:
     return LegalHold.objects.filter(released_at__isnull=True)
 
 
-def _held_collection_ids() -> QuerySet:
-    return Collection.objects.filter(legal_holds__in=_active_holds()).values("pk")
+def _one(asset: Asset) -> QuerySet:
+    return Asset.objects.filter(pk=asset.pk).values("pk")
 
 
-def _held_asset_ids(*, among: QuerySet | None = None) -> QuerySet:
-    """Primary keys of assets an active hold names directly, by entry or by collection."""
-    holds = _active_holds()
-    collections = _held_collection_ids()
-    named = LegalHold.assets.through.objects.filter(legalhold__in=holds).values("asset")
-    held = (
-        Q(pk__in=named)
-        | Q(pk__in=CatalogueEntry.objects.filter(legal_holds__in=holds).values("asset"))
-        | Q(collection__in=collections)
-        | Q(pk__in=AssetSource.objects.filter(collection__in=collections).values("asset"))
-        | Q(pk__in=CatalogueEntry.objects.filter(collection__in=collections).values("asset"))
-    )
-    assets = Asset.objects.filter(pk__in=among) if among is not None else Asset.objects.all()
-    return assets.filter(held).values("pk")
+def assets_with_twins(*, asset_ids: QuerySet) -> QuerySet:
+    """The assets with the given ids and every asset frozen together with them."""
+    return asset_family(asset_ids=asset_ids)
 
 
 def assets_frozen_among(*, asset_ids: Iterable[int]) -> set[int]:
@@ -95,51 +202,29 @@ def assets_frozen_among(*, asset_ids: Iterable[int]) -> set[int]:
     ids = set(asset_ids)
     if not ids or not _active_holds().exists():
         return set()
-    page = Asset.objects.filter(pk__in=ids).values("pk")
-    family = assets_with_twins(asset_ids=page).values("pk")
-    held = _held_asset_ids(among=family)
-    frozen = assets_with_twins(asset_ids=held).filter(pk__in=ids)
+    family = asset_family(asset_ids=Asset.objects.filter(pk__in=ids).values("pk"))
+    held = family.filter(_named(holds=_active_holds())).values("pk")
+    frozen = asset_family(asset_ids=held).filter(pk__in=ids)
     return set(frozen.values_list("pk", flat=True))
 
 
 def frozen_asset_ids() -> QuerySet:
     """Primary keys of every asset an active legal hold freezes, as a subquery."""
-    return assets_with_twins(asset_ids=_held_asset_ids()).values("pk")
-
-
-def _asset_holds(*, asset: Asset) -> QuerySet:
-    itself = Asset.objects.filter(pk=asset.pk).values("pk")
-    family = assets_with_twins(asset_ids=itself).values("pk")
-    collections = Collection.objects.filter(
-        Q(assets__in=family) | Q(sources__asset__in=family) | Q(entries__asset__in=family)
-    ).values("pk")
-    through = LegalHold.assets.through, LegalHold.entries.through, LegalHold.collections.through
-    return _active_holds().filter(
-        Q(pk__in=through[0].objects.filter(asset__in=family).values("legalhold"))
-        | Q(pk__in=through[1].objects.filter(catalogueentry__asset__in=family).values("legalhold"))
-        | Q(pk__in=through[2].objects.filter(collection__in=collections).values("legalhold"))
-    )
+    return hold_scope(holds=_active_holds()).values("pk")
 
 
 def asset_active_holds(*, asset: Asset) -> list[LegalHold]:
-    """The active holds that freeze asset, directly or through a twin, oldest first."""
-    return list(_asset_holds(asset=asset).order_by("placed_at", "pk"))
+    """The active holds that freeze asset, directly or through its family, oldest first."""
+    holds = holds_over(asset_ids=_one(asset)).filter(released_at__isnull=True)
+    return list(holds.order_by("placed_at", "pk"))
 
 
 def asset_is_frozen(*, asset: Asset) -> bool:
-    """Whether any active legal hold freezes asset (directly or through a twin)."""
+    """Whether any active legal hold freezes asset (directly or through its family)."""
     # Asks about this asset's holds only, instead of computing every frozen asset.
-    return _asset_holds(asset=asset).exists()
+    return holds_over(asset_ids=_one(asset)).filter(released_at__isnull=True).exists()
 
 
 def legal_hold_assets(*, hold: LegalHold) -> QuerySet:
-    """The assets one hold freezes now (its scope, including twins), whether active or not."""
-    collections = hold.collections.values("pk")
-    scope = (
-        Q(pk__in=hold.assets.values("pk"))
-        | Q(pk__in=hold.entries.values("asset"))
-        | Q(collection__in=collections)
-        | Q(pk__in=AssetSource.objects.filter(collection__in=collections).values("asset"))
-        | Q(pk__in=CatalogueEntry.objects.filter(collection__in=collections).values("asset"))
-    )
-    return assets_with_twins(asset_ids=Asset.objects.filter(scope).values("pk"))
+    """The assets one hold freezes now (its scope, with families), whether active or not."""
+    return hold_scope(holds=LegalHold.objects.filter(pk=hold.pk))

@@ -1,6 +1,5 @@
 """Legal holds: list, place, release. Holds are never edited or deleted."""
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -9,7 +8,7 @@ from rest_framework.response import Response
 
 from archive.holds import legal_hold_place, legal_hold_release
 from archive.models import Asset, CatalogueEntry, Collection, LegalHold
-from archive.selectors import assets_with_twins
+from archive.selectors import holds_over
 from config.api import Api, ListApi, object_list
 
 
@@ -42,7 +41,9 @@ class HoldOutput(serializers.ModelSerializer):
 class HoldFilter(filters.FilterSet):
     active = filters.BooleanFilter(field_name="released_at", lookup_expr="isnull")
     asset = filters.NumberFilter(
-        method="filter_asset", help_text="holds naming this asset, its entries or its twins"
+        method="filter_asset",
+        help_text="holds whose scope reaches this asset (directly, through its entries, "
+        "collections, twins or consolidations)",
     )
 
     class Meta:
@@ -50,8 +51,8 @@ class HoldFilter(filters.FilterSet):
         fields = ["active", "matter_reference", "asset"]
 
     def filter_asset(self, queryset, name, value):
-        family = assets_with_twins(asset_ids=Asset.objects.filter(pk=value).values("pk"))
-        return queryset.filter(Q(assets__in=family) | Q(entries__asset__in=family)).distinct()
+        over = holds_over(asset_ids=Asset.objects.filter(pk=value).values("pk"))
+        return queryset.filter(pk__in=over.values("pk"))
 
 
 def _holds():

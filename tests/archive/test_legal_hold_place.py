@@ -2,15 +2,14 @@
 
 import pytest
 from django.db.models import Exists
-from django.dispatch import receiver
 
+from archive import hooks
 from archive.errors import ArchiveError
 from archive.holds import legal_hold_place
 from archive.models import Asset, AuditEvent
 from archive.selectors import (
     asset_active_holds,
     asset_is_frozen,
-    asset_twins_lookup,
     frozen_asset_ids,
 )
 from archive.services import collection_get_or_create
@@ -109,23 +108,23 @@ class TestLegalHoldPlace:
         assert frozen() == {teal.pk, again.pk}
 
     def test_twins_registered_by_a_child_app_are_frozen_both_ways(self, officer, teal, navy):
-        """The hook dedup uses for pixel twins: a receiver maps asset ids to twin ids."""
+        """The hook dedup uses for pixel twins: an implementation maps asset ids to twin ids."""
 
         pair = [teal.pk, navy.pk]  # stand-ins for two files with the same decoded pixels
 
-        @receiver(asset_twins_lookup, weak=False)
-        def pixel_twins(sender, asset_ids, **kwargs):
+        def pixel_twins(*, asset_ids):
             # As a subquery, the way dedup answers: the pair, if either of it was asked about.
             asked = Asset.objects.filter(pk__in=asset_ids).filter(pk__in=pair)
             return Asset.objects.filter(pk__in=pair).filter(Exists(asked)).values("pk")
 
+        hooks.asset_twins.register(pixel_twins)
         try:
             legal_hold_place(matter_reference="M-1", reason="r", assets=[teal], actor=officer)
             assert asset_is_frozen(asset=navy) is True
             assert [h.matter_reference for h in asset_active_holds(asset=navy)] == ["M-1"]
             assert frozen() == {teal.pk, navy.pk}
         finally:
-            asset_twins_lookup.disconnect(pixel_twins)
+            hooks.asset_twins.unregister(pixel_twins)
 
     def test_overlapping_holds_are_all_listed(self, officer, collection, teal):
         legal_hold_place(matter_reference="M-1", reason="r", assets=[teal], actor=officer)
