@@ -36,7 +36,9 @@ from archive.audit import EVENT_FIELDS, audit_record, chain_verify, event_rows, 
 from archive.errors import ArchiveError
 from archive.models import AuditChainHead, AuditEvent
 
-MANIFEST_FORMAT = "keepsake-audit-export/1"
+# /2: CSV cells that a spreadsheet would read as a formula carry a leading quote.
+MANIFEST_FORMAT = "keepsake-audit-export/2"
+MANIFEST_FORMATS_READ = {"keepsake-audit-export/1", MANIFEST_FORMAT}
 FORMATS = ("csv", "jsonl")
 JSON_FIELDS = ("before", "after")
 
@@ -137,6 +139,26 @@ def _canonical(value) -> str:
     )
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell_safe(value):
+    """A CSV cell a spreadsheet shows as text: a leading quote before a formula trigger.
+
+    A value that itself starts with a quote gets one more, so csv_cell_restore gives
+    back the exact value (the audit export's rows are re-hashed from their cells).
+    """
+    if isinstance(value, str) and value.startswith((*FORMULA_TRIGGERS, "'")):
+        return "'" + value
+    return value
+
+
+def csv_cell_restore(value: str) -> str:
+    """The value csv_cell_safe was given."""
+    return value[1:] if value.startswith("'") else value
+
+
 class _Line:
     """A file-like object whose write() hands back the line the csv module formatted."""
 
@@ -149,7 +171,10 @@ def _csv_lines(rows: Iterable[dict]) -> Iterator[str]:
     yield writer.writerow(EVENT_FIELDS)
     for row in rows:
         yield writer.writerow(
-            [_canonical(row[name]) if name in JSON_FIELDS else row[name] for name in EVENT_FIELDS]
+            [
+                csv_cell_safe(_canonical(row[name]) if name in JSON_FIELDS else row[name])
+                for name in EVENT_FIELDS
+            ]
         )
 
 
@@ -302,13 +327,16 @@ def _file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def _read_rows(path: str, fmt: str) -> Iterator[dict]:
+def _read_rows(path: str, fmt: str, *, quoted: bool = True) -> Iterator[dict]:
+    """The rows of an export; quoted: its CSV cells went through csv_cell_safe (format /2)."""
+    restore = csv_cell_restore if quoted else str
     with open(path, encoding="utf-8", newline="") as fp:
         if fmt == "csv":
             reader = csv.DictReader(fp)
             if tuple(reader.fieldnames or ()) != EVENT_FIELDS:
                 raise ArchiveError(f"unexpected CSV columns: {reader.fieldnames}")
-            for row in reader:
+            for raw in reader:
+                row = {k: restore(v) if isinstance(v, str) else v for k, v in raw.items()}
                 yield {
                     **row,
                     "sequence": int(row["sequence"]),
@@ -347,7 +375,7 @@ def _check_rows(rows: Iterator[dict], report: ExportVerification) -> tuple[int, 
 
 
 def _check_manifest(path: str, manifest: dict, report: ExportVerification) -> None:
-    if manifest.get("format") != MANIFEST_FORMAT:
+    if manifest.get("format") not in MANIFEST_FORMATS_READ:
         report.problems.append(f"unknown manifest format {manifest.get('format')!r}")
     elif _file_digest(path) != manifest.get("sha256"):
         report.problems.append("the file's SHA-256 differs from the manifest's (file changed)")
@@ -383,16 +411,19 @@ def audit_export_verify(
     else:
         report.notes.append("no manifest: rows and links checked, completeness not checked")
     fmt = manifest["file_format"] if manifest else _guess_format(path)
+    quoted = manifest is None or manifest["format"] == MANIFEST_FORMAT
     unfiltered = manifest is not None and not any(manifest["filters"].values())
     if unfiltered:
         # A whole-trail export is a contiguous chain: verify it exactly like the database.
         head = manifest["chain_head"]
-        chain = chain_verify(_read_rows(path, fmt), expected_head=(head["sequence"], head["hash"]))
+        chain = chain_verify(
+            _read_rows(path, fmt, quoted=quoted), expected_head=(head["sequence"], head["hash"])
+        )
         report.rows = chain.checked
         if not chain.ok:
             report.problems.append(chain.problem.message)
         return report
-    last = _check_rows(_read_rows(path, fmt), report)
+    last = _check_rows(_read_rows(path, fmt, quoted=quoted), report)
     if manifest is not None and report.ok:
         _check_against_manifest(manifest, report, last)
     return report

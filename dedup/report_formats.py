@@ -8,6 +8,7 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
 
+from archive.audit_export import csv_cell_safe
 from archive.errors import InvalidImage
 from archive.models import Asset
 from archive.renditions import rendition_render
@@ -36,26 +37,26 @@ def report_json(report: dict) -> str:
 
 
 def report_csv(report: dict) -> str:
+    """One row per pair; paths and reasons come from files, so no cell starts a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for pair in report["pairs"]:
         a, b = pair["a"], pair["b"]
-        writer.writerow(
-            [
-                a["id"],
-                a["path"],
-                a["sha256"],
-                b["id"],
-                b["path"],
-                b["sha256"],
-                pair["kind"],
-                pair["distances"]["phash"],
-                pair["distances"]["dhash"],
-                pair.get("status", ""),
-                pair["evidence"].get("reason", ""),
-            ]
-        )
+        cells = [
+            a["id"],
+            a["path"],
+            a["sha256"],
+            b["id"],
+            b["path"],
+            b["sha256"],
+            pair["kind"],
+            pair["distances"]["phash"],
+            pair["distances"]["dhash"],
+            pair.get("status", ""),
+            pair["evidence"].get("reason", ""),
+        ]
+        writer.writerow([csv_cell_safe(cell) for cell in cells])
     return buffer.getvalue()
 
 
