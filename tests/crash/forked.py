@@ -81,50 +81,60 @@ def _child(fn: Callable[[], object], env: dict[str, str], write_fd: int) -> None
         os._exit(code)
 
 
+class Child:
+    """A forked child running a function; `join` waits for it and returns its result."""
+
+    def __init__(self, fn: Callable[[], object], env: dict[str, str] | None = None):
+        for conn in connections.all(initialized_only=True):
+            if conn.in_atomic_block:
+                raise RuntimeError(
+                    "Fork outside transactions (transactional tests): the child could not "
+                    "see uncommitted rows and would block on their locks."
+                )
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _child(fn, env or {}, write_fd)
+        os.close(write_fd)
+        self.pid, self.read_fd = pid, read_fd
+
+    def join(self, timeout: float = 60) -> ChildResult:
+        chunks, deadline, killed = [], time.monotonic() + timeout, False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    os.kill(self.pid, signal.SIGKILL)
+                    killed = True
+                    break
+                ready, _, _ = select.select([self.read_fd], [], [], remaining)
+                if ready:
+                    chunk = os.read(self.read_fd, 1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        finally:
+            os.close(self.read_fd)
+        _, status = os.waitpid(self.pid, 0)
+        if killed:
+            return ChildResult(exit_code=None, error=f"still running after {timeout} s; killed")
+        exit_code = os.waitstatus_to_exitcode(status)
+        if not chunks:
+            return ChildResult(exit_code=exit_code)
+        payload = pickle.loads(b"".join(chunks))  # noqa: S301 - written by our own child
+        return ChildResult(
+            exit_code=exit_code,
+            ok=payload["ok"],
+            value=payload.get("value"),
+            error=payload.get("error", ""),
+            error_type=payload.get("error_type", ""),
+            traceback=payload.get("traceback", ""),
+        )
+
+
 def run_forked(
     fn: Callable[[], object], *, env: dict[str, str] | None = None, timeout: float = 60
 ) -> ChildResult:
     """Run fn() in a forked child with extra environment env; wait at most timeout seconds."""
-    for conn in connections.all(initialized_only=True):
-        if conn.in_atomic_block:
-            raise RuntimeError(
-                "Fork outside transactions (transactional tests): the child could not see "
-                "uncommitted rows and would block on their locks."
-            )
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        _child(fn, env or {}, write_fd)
-    os.close(write_fd)
-    chunks, deadline, killed = [], time.monotonic() + timeout, False
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                os.kill(pid, signal.SIGKILL)
-                killed = True
-                break
-            ready, _, _ = select.select([read_fd], [], [], remaining)
-            if ready:
-                chunk = os.read(read_fd, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
-    if killed:
-        return ChildResult(exit_code=None, error=f"still running after {timeout} s; killed")
-    exit_code = os.waitstatus_to_exitcode(status)
-    if not chunks:
-        return ChildResult(exit_code=exit_code)
-    payload = pickle.loads(b"".join(chunks))  # noqa: S301 - written by our own child
-    return ChildResult(
-        exit_code=exit_code,
-        ok=payload["ok"],
-        value=payload.get("value"),
-        error=payload.get("error", ""),
-        error_type=payload.get("error_type", ""),
-        traceback=payload.get("traceback", ""),
-    )
+    return Child(fn, env).join(timeout)
