@@ -9,7 +9,8 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from archive.audit import EVENT_FIELDS, audit_verify
@@ -127,6 +128,12 @@ class AuditExportApi(Api):
         },
     )
     def get(self, request):
+        if isinstance(request.successful_authenticator, SessionAuthentication):
+            # The export writes an audit event, and any page can make a browser GET with
+            # the session cookie (no CSRF token); a token sits in a header no page sets.
+            raise PermissionDenied(
+                "Export with a token; in a browser, use the admin's export form (a POST)."
+            )
         chunks, result, name = _export(request)
         audit_exported_record(result=result, actor=request.user)
         content_type = "text/csv" if result.fmt == "csv" else "application/x-ndjson"
