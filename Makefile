@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test soak lint format check bench install schema
+.PHONY: demo test soak torture lint format check bench install schema
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ SOAK_EXAMPLES ?= 10000
 soak: $(VENV)/.installed  ## the lifecycle state machine on purpose: many random sequences
 	KEEPSAKE_SOAK_EXAMPLES=$(SOAK_EXAMPLES) $(PY) -m pytest -q -s -p no:cacheprovider \
 	  tests/stateful/test_lifecycle_machine.py
+
+torture: $(VENV)/.installed  ## concurrency torture (4 processes, 120 s) and crash injection; PostgreSQL in DATABASE_URL
+	$(PY) bench/torture.py --processes 4 --seconds 120
+	$(PY) -m pytest -q tests/crash
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
