@@ -70,8 +70,8 @@ def recover(
         except ArchiveError as exc:
             problems.append(f"the retry was refused: {exc.message}")
         problems += _resume("after the retry")
-    problems += [f"after retry: {v}" for v in violations()]
-    problems += [f"after retry: {p}" for p in case.expect(ctx)]
+        problems += [f"after retry: {v}" for v in violations()]
+    problems += [f"finished: {p}" for p in case.expect(ctx)]
     return problems
 
 
