@@ -81,7 +81,15 @@ assets_paired: Hook[Callable[..., Iterable[int]]] = Hook(
     "assets_paired", "fn(*, kind: str) -> query or iterable of asset ids"
 )
 
+# fn(*, asset) -> Any: the archive could not read an asset's stored bytes while serving
+# them (missing or unreadable); a child re-checks and records it (retention: a failed
+# fixity check, the operator's alert). Runs outside any transaction of the caller's.
+asset_bytes_unreadable: Hook[Callable[..., Any]] = Hook(
+    "asset_bytes_unreadable", "fn(*, asset) -> Any; re-check the stored bytes and record"
+)
+
 __all__ = [
+    "asset_bytes_unreadable",
     "asset_facts",
     "assets_paired",
     "Hook",

@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.urls import reverse, reverse_lazy
 from PIL import Image
 
+from archive import hooks
 from archive.errors import InvalidImage
 from archive.models import Asset, AuditEvent
 from archive.renditions import RENDITION_SIZES, rendition_get_or_create
@@ -111,6 +112,22 @@ def _purged_response(asset: Asset) -> HttpResponse:
     return HttpResponse(message, status=410, content_type="text/plain; charset=utf-8")
 
 
+def _unreadable_response(asset: Asset) -> HttpResponse:
+    """503: the record says the bytes are held but storage cannot give them; alert on it.
+
+    Not 410 (that is a purge, intended and recorded); a missing file is a fault an
+    operator must look at, so the child apps re-check the bytes and record the failure
+    (retention files a failed fixity check, shown as an alert in the admin).
+    """
+    for recheck in hooks.asset_bytes_unreadable:
+        recheck(asset=asset)
+    message = (
+        f"The stored bytes of asset {asset.pk} are missing or unreadable; "
+        "a fixity alert was recorded for the operators."
+    )
+    return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+
+
 @asset_view_required
 def asset_file(request, asset_id: int):
     asset = _live_asset(asset_id)
@@ -118,7 +135,10 @@ def asset_file(request, asset_id: int):
         return redirect
     if asset.state == Asset.State.PURGED:
         return _purged_response(asset)
-    fp = bytes_open(alias=asset.storage_alias, key=asset.storage_key)
+    try:
+        fp = bytes_open(alias=asset.storage_alias, key=asset.storage_key)
+    except OSError:
+        return _unreadable_response(asset)
     return FileResponse(
         fp,
         as_attachment=asset.format not in INLINE_FORMATS,
@@ -140,6 +160,8 @@ def asset_rendition(request, asset_id: int, size: str):
         key = rendition_get_or_create(asset=asset, size=size)
     except InvalidImage as exc:
         return HttpResponse(exc.message, status=422)
+    except OSError:
+        return _unreadable_response(asset)
     response = FileResponse(storages["default"].open(key, "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response

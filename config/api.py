@@ -1,5 +1,6 @@
 """Conventions shared by every API endpoint: errors, permissions, pagination, schema."""
 
+import re
 from types import SimpleNamespace
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -36,8 +37,49 @@ def error_body(*, code: str, message: str, details=None) -> dict:
     return body
 
 
+def _raised_by_parser(exc: BaseException) -> bool:
+    # A RecursionError is the request's fault only when the body parser raised it (JSON
+    # nested deeper than the interpreter's stack); anywhere else it is a bug, a 500.
+    parsers = ("rest_framework/parsers.py", "json/decoder.py")
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(parsers):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _unreadable_bytes_response(exc: OSError) -> Response | None:
+    """503 for stored bytes a view could not open: the asset is re-checked and alerted."""
+    from archive import hooks
+    from archive.models import Asset
+
+    name = str(exc.filename or exc)
+    found = re.search(r"[0-9a-f]{64}", name)
+    asset = Asset.objects.holding_bytes().filter(sha256=found.group(0)).first() if found else None
+    if asset is None or not name.rstrip("'\"").endswith(asset.storage_key):
+        return None
+    for recheck in hooks.asset_bytes_unreadable:
+        recheck(asset=asset)
+    message = (
+        f"The stored bytes of asset {asset.pk} are missing or unreadable; "
+        "a fixity alert was recorded for the operators."
+    )
+    return Response(
+        error_body(code="bytes_missing", message=message),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
 def api_exception_handler(exc, context):
     """Translate domain, validation and DRF errors into the common error body."""
+    if isinstance(exc, RecursionError) and _raised_by_parser(exc):
+        return Response(
+            error_body(code="parse_error", message="The JSON body is nested too deeply."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, OSError) and (response := _unreadable_bytes_response(exc)):
+        return response
     if isinstance(exc, ArchiveError):
         return Response(
             error_body(code=exc.code, message=exc.message),

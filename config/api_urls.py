@@ -82,7 +82,12 @@ urlpatterns = [
     path("reports/duplication/", dedup.DuplicationReportApi.as_view(), name="report-duplication"),
     path("reports/storage/", retention.StorageReportApi.as_view(), name="report-storage"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # GET only: OPTIONS would render the metadata through the HTML template and fail.
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
     # Last: any other path ending in a slash answers the common 404 body (a path without
     # the slash still gets the middleware's redirect to the slashed one).
     re_path(r"^(?:.*/)?$", NotFoundApi.as_view(), name="not-found"),
