@@ -12,7 +12,6 @@ class ArchiveConfig(AppConfig):
         from PIL import Image
 
         Image.MAX_IMAGE_PIXELS = settings.KEEPSAKE_MAX_IMAGE_PIXELS
-        from archive import signals  # noqa: F401  (connects receivers)
         from archive.append_only import post_migrate_append_only_reinstall
         from archive.roles import roles_receivers_connect
 

@@ -1,11 +1,11 @@
 """Ingest: store each distinct file once, by content, and give it a catalogue entry.
 
 Ingest runs in two steps. `ingest_analyse` reads and decodes the file (digest, probe, and
-whatever the child apps compute from it through the `asset_analysed` signal, such as
+whatever the child apps compute from it through the `hooks.asset_analysers`, such as
 fingerprints); it touches no database, so the ingest command runs it in worker processes.
-`asset_ingest` then stores the bytes and writes the records in one transaction, sending
-`asset_ingested` inside it so the pre-ingest check (near-duplicate lookup) sees the new
-asset before it commits.
+`asset_ingest` then stores the bytes and writes the records in one transaction, and once
+it committed runs the `hooks.asset_stored` (the near-duplicate lookup and judgement),
+which decode files and so must not run while the transaction holds its locks.
 """
 
 import os
@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from archive import signals
+from archive import hooks
 from archive.actors import actor_user
 from archive.audit import audit_record, audited
 from archive.errors import InvalidImage
@@ -55,9 +55,9 @@ def ingest_analyse(*, fp: BinaryIO, digest: IngestAnalysis | None = None) -> Ing
     except InvalidImage as exc:
         return IngestAnalysis(digest.sha256, digest.size, error=exc.message)
     extras = {}
-    fp.seek(0)
-    for _receiver, payload in signals.asset_analysed.send(sender=Asset, fp=fp, probe=probe):
-        extras.update(payload or {})
+    for analyser in hooks.asset_analysers:
+        fp.seek(0)
+        extras.update(analyser(fp=fp, probe=probe) or {})
     return IngestAnalysis(digest.sha256, digest.size, probe=probe, extras=extras)
 
 
@@ -291,13 +291,12 @@ def _rejected(*, collection, path, reason, actor, size=None, sha256="") -> Inges
 
 
 def _findings(*, asset: Asset, analysis: IngestAnalysis, background: bool, actor) -> dict:
-    # Sent inside the transaction: the pre-ingest check must see the asset before commit.
+    # Run after the asset's transaction committed: the hooks judge pairs by decoding files.
     findings = {}
-    responses = signals.asset_ingested.send(
-        sender=Asset, asset=asset, analysis=analysis, background=background, actor=actor
-    )
-    for _receiver, response in responses:
-        findings.update(response or {})
+    for hook in hooks.asset_stored:
+        findings.update(
+            hook(asset=asset, analysis=analysis, background=background, actor=actor) or {}
+        )
     return findings
 
 
@@ -364,9 +363,9 @@ def asset_ingest(
             entry=entry,
             actor=actor,
         )
-        findings = {}
-        if status == IngestStatus.NEW:
-            findings = _findings(asset=asset, analysis=analysis, background=background, actor=actor)
+    findings = {}
+    if status == IngestStatus.NEW:
+        findings = _findings(asset=asset, analysis=analysis, background=background, actor=actor)
     return IngestOutcome(
         status, path, asset=asset, entry=entry if entry.pk else None, findings=findings
     )

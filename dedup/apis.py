@@ -197,8 +197,10 @@ class ConsolidationOutput(serializers.ModelSerializer):
             "undone_by",
         ]
 
-    def get_undo_deadline(self, consolidation) -> str:
-        return consolidation_undo_deadline(consolidation).isoformat()
+    def get_undo_deadline(self, consolidation) -> str | None:
+        # The replaced assets' quarantine deadline; None once undone or out of quarantine.
+        deadline = consolidation_undo_deadline(consolidation)
+        return deadline.isoformat() if deadline else None
 
 
 class ConsolidationFilter(filters.FilterSet):

@@ -21,10 +21,13 @@ class DedupConfig(AppConfig):
 
     def ready(self):
         from archive import hooks
-        from dedup import index, signals  # noqa: F401  (connects receivers)
+        from dedup import index  # noqa: F401  (connects receivers)
+        from dedup.signals import asset_analysed_fingerprint, asset_stored_check_near
         from dedup.twins import pixel_twins
 
         hooks.asset_twins.register(pixel_twins)
+        hooks.asset_analysers.register(asset_analysed_fingerprint)
+        hooks.asset_stored.register(asset_stored_check_near)
         from dedup.facts import facts_register
 
         facts_register()

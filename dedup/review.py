@@ -4,14 +4,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from archive.audit import audit_record
+from archive.actors import actor_require, actor_user
+from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
 from archive.holds import hold_refusals_audited
+from archive.lifecycle import assets_lock
 from archive.models import Asset
-from dedup.consolidation import consolidation_execute
+from dedup.consolidation import consolidation_execute, retrying_conflicts
 from dedup.models import Consolidation, DuplicateCandidate
 from dedup.selectors import GROUP_KINDS
 
@@ -58,10 +59,7 @@ def canonical_suggest(*, assets: Iterable[Asset]) -> Suggestion:
 
 
 def _require_reviewer(actor) -> None:
-    if actor is None or not actor.has_perm("dedup.review_duplicates"):
-        raise ArchiveError(
-            "Deciding duplicate pairs needs the review permission.", code="permission_denied"
-        )
+    actor_require(actor, "dedup.review_duplicates", "decide duplicate pairs (review permission)")
 
 
 def _lock_open(candidate: DuplicateCandidate) -> DuplicateCandidate:
@@ -77,7 +75,7 @@ def _lock_open(candidate: DuplicateCandidate) -> DuplicateCandidate:
 
 def _record(candidate: DuplicateCandidate, status: str, actor, reason: str) -> None:
     before = candidate.status
-    candidate.status, candidate.decided_by = status, actor
+    candidate.status, candidate.decided_by = status, actor_user(actor)
     candidate.decided_at = timezone.now()
     candidate.save(update_fields=["status", "decided_by", "decided_at"])
     audit_record(
@@ -91,7 +89,8 @@ def _record(candidate: DuplicateCandidate, status: str, actor, reason: str) -> N
 
 
 @hold_refusals_audited()
-@transaction.atomic
+@retrying_conflicts
+@audited
 def candidate_decide(
     *,
     candidate: DuplicateCandidate,
@@ -104,17 +103,23 @@ def candidate_decide(
     _require_reviewer(actor)
     if decision not in Decision.ALL:
         raise ArchiveError(f"Unknown decision {decision!r}.", code="invalid")
-    candidate = _lock_open(candidate)
-    if decision == Decision.DEFER:
-        _record(candidate, DuplicateCandidate.Status.DEFERRED, actor, reason)
+    if decision != Decision.CONFIRM:
+        candidate = _lock_open(candidate)
+        status = {
+            Decision.DEFER: DuplicateCandidate.Status.DEFERRED,
+            Decision.NOT_DUPLICATE: DuplicateCandidate.Status.REJECTED,
+        }[decision]
+        _record(candidate, status, actor, reason)
         return None
-    if decision == Decision.NOT_DUPLICATE:
-        _record(candidate, DuplicateCandidate.Status.REJECTED, actor, reason)
-        return None
+    # A pair's assets never change, so they are known before any lock is taken.
     pair = {candidate.asset_a_id, candidate.asset_b_id}
     if canonical is None or canonical.pk not in pair:
         raise ArchiveError("Choose which of the two assets is the canonical copy.", code="invalid")
     (replaced_id,) = pair - {canonical.pk}
+    # The global lock order: the assets first (as holds, quarantine, purge and moves do),
+    # then the pair, the audit chain head last, when the transaction ends.
+    assets_lock(pair)
+    candidate = _lock_open(candidate)
     _record(candidate, DuplicateCandidate.Status.CONFIRMED, actor, reason)
     return consolidation_execute(
         canonical=canonical,
@@ -159,24 +164,65 @@ def candidates_bulk_confirm(*, candidates: Iterable[DuplicateCandidate], actor) 
     return results
 
 
-@hold_refusals_audited()
-@transaction.atomic
-def group_confirm(
-    *, candidates: Iterable[DuplicateCandidate], canonical: Asset, actor, reason: str = ""
-) -> Consolidation:
-    """Confirm a whole group of exact/pixel/derivative pairs into one canonical asset."""
-    _require_reviewer(actor)
-    locked = [_lock_open(c) for c in sorted(candidates, key=lambda c: c.pk)]
-    if not locked:
+def group_components(*, pairs: Iterable[tuple[int, int]]) -> list[set[int]]:
+    """The connected components of the graph whose edges are pairs, largest first."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    components: dict[int, set[int]] = {}
+    for node in list(parent):
+        components.setdefault(find(node), set()).add(node)
+    return sorted(components.values(), key=lambda c: (-len(c), min(c)))
+
+
+def _group_members(candidates: list[DuplicateCandidate], canonical: Asset) -> set[int]:
+    if not candidates:
         raise ArchiveError("A group needs at least one pair.", code="invalid")
-    if any(c.kind not in GROUP_KINDS for c in locked):
+    if any(c.kind not in GROUP_KINDS for c in candidates):
         raise ArchiveError(
             "Look-alike (similar) pairs never join a group; decide them one at a time.",
             code="invalid",
         )
-    members = {c.asset_a_id for c in locked} | {c.asset_b_id for c in locked}
+    components = group_components(pairs=[(c.asset_a_id, c.asset_b_id) for c in candidates])
+    if len(components) > 1:
+        raise ArchiveError(
+            f"These pairs are not connected: they form {len(components)} separate groups "
+            f"({'; '.join(', '.join(map(str, sorted(c))) for c in components)}); "
+            "confirm each group on its own.",
+            code="invalid",
+        )
+    members = components[0]
     if canonical.pk not in members:
         raise ArchiveError("The canonical copy must be one of the group.", code="invalid")
+    return members
+
+
+@hold_refusals_audited()
+@retrying_conflicts
+@audited
+def group_confirm(
+    *, candidates: Iterable[DuplicateCandidate], canonical: Asset, actor, reason: str = ""
+) -> Consolidation:
+    """Confirm a whole group of exact/pixel/derivative pairs into one canonical asset.
+
+    Only assets connected through the given pairs form a group; pairs that fall apart
+    into separate groups are refused, so unrelated pictures never share a canonical.
+    """
+    _require_reviewer(actor)
+    chosen = sorted({c.pk: c for c in candidates}.values(), key=lambda c: c.pk)
+    members = _group_members(chosen, canonical)
+    assets_lock(members)  # assets first: the global lock order
+    locked = [_lock_open(c) for c in chosen]
+    # Kinds may have been re-judged since the caller read them; check what is locked.
+    _group_members(locked, canonical)
     for candidate in locked:
         _record(candidate, DuplicateCandidate.Status.CONFIRMED, actor, reason or "group confirm")
     replaced = list(Asset.objects.filter(pk__in=members - {canonical.pk}).order_by("pk"))

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from archive.actors import SYSTEM
 from archive.audit import audit_record, audited
 from archive.models import Asset
 from archive.storage import bytes_open
@@ -76,15 +77,11 @@ def _pair(asset_id: int, other_id: int) -> tuple[int, int]:
     return (asset_id, other_id) if asset_id < other_id else (other_id, asset_id)
 
 
-@transaction.atomic
-def candidates_record(
-    *, pairs: dict[tuple[int, int], tuple[int, int]], found_by: str, actor=None
-) -> list[DuplicateCandidate]:
-    """Store new candidate pairs {(a, b): (phash_d, dhash_d)}; known pairs stay as decided.
+def candidates_judge(*, pairs: dict[tuple[int, int], tuple[int, int]]) -> list[DuplicateCandidate]:
+    """Judge the pairs not stored yet; unsaved candidates for those worth reviewing.
 
-    A pair already stored keeps its row and status, so a "not a duplicate" decision is
-    never undone by a later scan. Pairs beyond KEEPSAKE_NEAR_DISTANCE (a wider lookup, e.g.
-    `scan_duplicates --k 16 --record`) are kept only when judged to be one picture.
+    Judging decodes both files, so it runs outside any transaction (no lock is held while
+    bytes are read, possibly from S3); `candidates_store` then records them briefly.
     """
     ordered = {_pair(*pair): distances for pair, distances in pairs.items() if pair[0] != pair[1]}
     if not ordered:
@@ -96,7 +93,7 @@ def candidates_record(
     )
     fresh = [pair for pair in ordered if pair not in known]
     assets = Asset.objects.in_bulk({i for pair in fresh for i in pair})
-    created = []
+    judged = []
     for a, b in sorted(fresh):
         phash_d, dhash_d = ordered[(a, b)]
         verdict = pair_judge(
@@ -104,7 +101,7 @@ def candidates_record(
         )
         if not candidate_keep(kind=verdict.kind, phash_distance=phash_d):
             continue
-        created.append(
+        judged.append(
             DuplicateCandidate(
                 asset_a=assets[a],
                 asset_b=assets[b],
@@ -112,18 +109,36 @@ def candidates_record(
                 phash_distance=phash_d,
                 dhash_distance=dhash_d,
                 evidence=verdict.evidence,
-                found_by=found_by,
             )
         )
-    # ignore_conflicts: a concurrent scan may have stored the same pair a moment ago.
-    DuplicateCandidate.objects.bulk_create(created, ignore_conflicts=True)
-    for candidate in created:
+    return judged
+
+
+@audited
+def candidates_store(
+    *, candidates: list[DuplicateCandidate], found_by: str, actor=SYSTEM
+) -> list[DuplicateCandidate]:
+    """Insert judged candidates not stored yet; audit exactly the rows inserted."""
+    created = []
+    for candidate in candidates:
+        candidate.found_by = found_by
+        try:
+            # A concurrent scan may have stored the same pair a moment ago: the unique
+            # pair constraint tells (PostgreSQL waits for that scan to commit first), and
+            # the pair is skipped, so only the scan whose row is stored flags it.
+            with transaction.atomic():
+                candidate.save(force_insert=True)
+        except IntegrityError:
+            candidate.pk = None
+            continue
+        created.append(candidate)
         audit_record(
             actor=actor,
             verb="candidate.flagged",
-            object_type="dedup.duplicatecandidate",
-            object_id=f"{candidate.asset_a_id}-{candidate.asset_b_id}",
+            obj=candidate,
             after={
+                "asset_a": candidate.asset_a_id,
+                "asset_b": candidate.asset_b_id,
                 "kind": candidate.kind,
                 "phash": candidate.phash_distance,
                 "dhash": candidate.dhash_distance,
@@ -131,6 +146,22 @@ def candidates_record(
             },
         )
     return created
+
+
+def candidates_record(
+    *, pairs: dict[tuple[int, int], tuple[int, int]], found_by: str, actor=SYSTEM
+) -> list[DuplicateCandidate]:
+    """Store new candidate pairs {(a, b): (phash_d, dhash_d)}; known pairs stay as decided.
+
+    A pair already stored keeps its row and status, so a "not a duplicate" decision is
+    never undone by a later scan. Pairs beyond KEEPSAKE_NEAR_DISTANCE (a wider lookup, e.g.
+    `scan_duplicates --k 16 --record`) are kept only when judged to be one picture. Call it
+    outside a transaction: the judgement reads files.
+    """
+    judged = candidates_judge(pairs=pairs)
+    if not judged:
+        return []
+    return candidates_store(candidates=judged, found_by=found_by, actor=actor)
 
 
 def _near_pairs(fingerprint: Fingerprint, k: int) -> dict[tuple[int, int], tuple[int, int]]:
@@ -149,23 +180,26 @@ def _near_pairs(fingerprint: Fingerprint, k: int) -> dict[tuple[int, int], tuple
     }
 
 
-@transaction.atomic
 def fingerprint_and_flag(
     *,
     asset: Asset,
     fingerprint: ImageFingerprint | None,
     error: str = "",
     found_by: str,
-    actor=None,
+    actor=SYSTEM,
 ) -> FingerprintOutcome:
-    """Store the fingerprint, look it up in the index and flag every near match found."""
+    """Store the fingerprint, look it up in the index and flag every near match found.
+
+    Three short steps, none holding a lock while files are decoded: store the fingerprint
+    (its own transaction), judge the near matches (no transaction), record the pairs.
+    """
     stored = fingerprint_store(asset=asset, fingerprint=fingerprint, error=error, actor=actor)
     pairs = _near_pairs(stored, near_distance())
     candidates = candidates_record(pairs=pairs, found_by=found_by, actor=actor)
     return FingerprintOutcome(stored, candidates)
 
 
-def asset_fingerprint(*, asset: Asset, found_by: str = "backfill", actor=None):
+def asset_fingerprint(*, asset: Asset, found_by: str = "backfill", actor=SYSTEM):
     """Compute the asset's fingerprint from its stored bytes, store it and flag matches."""
     try:
         with bytes_open(alias=asset.storage_alias, key=asset.storage_key) as fp:
@@ -177,34 +211,36 @@ def asset_fingerprint(*, asset: Asset, found_by: str = "backfill", actor=None):
     )
 
 
-@transaction.atomic
-def scan_record(*, report: dict, parameters: dict, actor=None) -> ScanRun:
+def _high_water() -> int:
+    return Fingerprint.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def scan_record(*, report: dict, parameters: dict, actor=SYSTEM) -> ScanRun:
     """Put a report's pairs into the review queue and keep the run's summary."""
     pairs = {
         (row["a"]["id"], row["b"]["id"]): (row["distances"]["phash"], row["distances"]["dhash"])
         for row in report["pairs"]
     }
-    created = candidates_record(pairs=pairs, found_by="scan", actor=actor)
-    run = ScanRun.objects.create(
-        parameters=parameters,
-        recorded=True,
-        finished_at=timezone.now(),
-        summary={**report["summary"], "recorded_new_pairs": len(created)},
-        high_water_fingerprint_id=Fingerprint.objects.order_by("-pk")
-        .values_list("pk", flat=True)
-        .first()
-        or 0,
-    )
-    audit_record(
-        actor=actor,
-        verb="scan.recorded",
-        obj=run,
-        after={"pairs": len(pairs), "new_pairs": len(created), **parameters},
-    )
+    judged = candidates_judge(pairs=pairs)
+    with audited():
+        created = candidates_store(candidates=judged, found_by="scan", actor=actor)
+        run = ScanRun.objects.create(
+            parameters=parameters,
+            recorded=True,
+            finished_at=timezone.now(),
+            summary={**report["summary"], "recorded_new_pairs": len(created)},
+            high_water_fingerprint_id=_high_water(),
+        )
+        audit_record(
+            actor=actor,
+            verb="scan.recorded",
+            obj=run,
+            after={"pairs": len(pairs), "new_pairs": len(created), **parameters},
+        )
     return run
 
 
-def scan_incremental(*, actor=None) -> ScanRun:
+def scan_incremental(*, actor=SYSTEM) -> ScanRun:
     """Look up every fingerprint added since the last rolling scan and flag its matches.
 
     The ingest already checks each new file within KEEPSAKE_NEAR_DISTANCE, but two near
@@ -220,8 +256,9 @@ def scan_incremental(*, actor=None) -> ScanRun:
     for fingerprint in fresh.iterator(chunk_size=2000):
         high_water, checked = fingerprint.pk, checked + 1
         pairs.update(_near_pairs(fingerprint, verify_distance()))
-    with transaction.atomic():
-        created = candidates_record(pairs=pairs, found_by="rolling-scan", actor=actor)
+    judged = candidates_judge(pairs=pairs)
+    with audited():
+        created = candidates_store(candidates=judged, found_by="rolling-scan", actor=actor)
         run = ScanRun.objects.create(
             incremental=True,
             recorded=True,

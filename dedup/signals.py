@@ -1,16 +1,19 @@
-"""Receivers: fingerprint new files as they are read, and check them at ingest."""
+"""Dedup's implementations of the archive's hooks: fingerprint new files as they are
+read, and look each new asset up once it is stored.
 
-from django.db import transaction
-from django.dispatch import receiver
+Registered in `DedupConfig.ready()` on `archive.hooks.asset_analysers` and
+`archive.hooks.asset_stored`. The lookup runs after the asset's transaction committed:
+judging a pair decodes both files, which must never happen while the audit chain head
+(or any other lock every writer needs) is held.
+"""
+
 from django_q.tasks import async_task
 
-from archive.signals import asset_analysed, asset_ingested
 from dedup.imaging import ImageDecodeError, fingerprint_image
 from dedup.services import fingerprint_and_flag
 
 
-@receiver(asset_analysed)
-def asset_analysed_fingerprint(sender, fp, probe, **kwargs):
+def asset_analysed_fingerprint(*, fp, probe) -> dict:
     # Runs where the file is read (possibly a worker process): pure computation only.
     try:
         return {"fingerprint": fingerprint_image(fp=fp)}
@@ -18,12 +21,11 @@ def asset_analysed_fingerprint(sender, fp, probe, **kwargs):
         return {"fingerprint_error": str(exc)}
 
 
-@receiver(asset_ingested)
-def asset_ingested_check_near(sender, asset, analysis, background, actor, **kwargs):
+def asset_stored_check_near(*, asset, analysis, background, actor) -> dict:
     extras = analysis.extras if analysis is not None else {}
     if "fingerprint" not in extras and "fingerprint_error" not in extras:
         # Nothing computed while reading: hash later from the stored bytes.
-        transaction.on_commit(lambda: async_task("dedup.tasks.asset_fingerprint_task", asset.pk))
+        async_task("dedup.tasks.asset_fingerprint_task", asset.pk)
         return {}
     outcome = fingerprint_and_flag(
         asset=asset,

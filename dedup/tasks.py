@@ -1,5 +1,6 @@
 """django-q2 tasks: take ids, load rows, call one service; safe to run twice."""
 
+from archive.actors import SYSTEM
 from archive.models import Asset
 from dedup.imaging import HASH_VERSION
 from dedup.models import Fingerprint
@@ -15,7 +16,7 @@ def asset_fingerprint_task(asset_id: int) -> str:
     current = Fingerprint.objects.filter(asset=asset, hash_version=HASH_VERSION, error="")
     if current.exists():
         return "current"  # redelivered or already backfilled: nothing to do
-    asset_fingerprint(asset=asset, found_by="task")
+    asset_fingerprint(asset=asset, found_by="task", actor=SYSTEM)
     return "computed"
 
 
@@ -23,5 +24,5 @@ def scan_incremental_task() -> str:
     """The rolling scan: flag near duplicates among fingerprints added since the last run."""
     from dedup.services import scan_incremental
 
-    run = scan_incremental()
+    run = scan_incremental(actor=SYSTEM)
     return f"scan {run.pk}: {run.summary}"
