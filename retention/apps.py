@@ -32,3 +32,16 @@ class RetentionConfig(AppConfig):
             "retention.view_storage_dashboard",
         ],
     }
+
+    def ready(self):
+        from archive import hooks
+        from retention.fixity import fixity_asset_check
+        from retention.guard import retention_asset_guard
+        from retention.purge import disposition_items_void
+
+        # The one guard (archive.lifecycle.guard_check) asks retention after the holds;
+        # a restore closes what a quarantine opened for disposition.
+        hooks.asset_guards.register(retention_asset_guard)
+        hooks.asset_restored.register(disposition_items_void)
+        # Bytes found missing while serving them are re-checked and alerted like fixity.
+        hooks.asset_bytes_unreadable.register(fixity_asset_check)

@@ -6,10 +6,10 @@ which copy is right is a person's job.
 """
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 
-from archive.audit import audit_record
+from archive.actors import SYSTEM
+from archive.audit import audit_record, audited
 from archive.models import Asset
 from archive.storage import digest_file
 from retention.models import FixityCheck
@@ -27,7 +27,7 @@ def _read(asset: Asset) -> tuple[str, str]:
         return "", f"unreadable: {exc}"
 
 
-@transaction.atomic
+@audited
 def fixity_record(*, asset: Asset, actual_sha256: str, error: str = "") -> FixityCheck:
     """Record one check of asset's bytes; a mismatch or missing file is audited."""
     ok = actual_sha256 == asset.sha256 and not error
@@ -46,7 +46,7 @@ def fixity_record(*, asset: Asset, actual_sha256: str, error: str = "") -> Fixit
     check.save()
     if not ok:
         audit_record(
-            actor=None,
+            actor=SYSTEM,
             verb="asset.fixity_failed",
             obj=asset,
             after={

@@ -1,24 +1,23 @@
-"""The one disposition guard: every destructive path asks it before touching an asset.
+"""Retention's half of the one guard: every destructive path asks it before touching an asset.
 
 `disposition_blockers` is a read: it lists every reason the action may not happen now
-(the enforcement dry run shows them all). `disposition_guard_check` is what services call
-inside their transaction, after locking the asset row: it refuses a frozen asset through
-`archive.holds.hold_guard_check` (which audits the refusal) and raises for any other
-blocker.
+(the enforcement dry run shows them all). `retention_asset_guard` is registered in
+`archive.hooks.asset_guards` (RetentionConfig.ready), so `archive.lifecycle.guard_check`,
+which every guarded transition runs on the locked asset, asks it after the archive's own
+hold check (which audits a refusal): it raises `DispositionBlocked` for every other
+blocker. `disposition_guard_check` is that same one guard, for callers outside a transition.
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.apps import apps
 from django.utils import timezone
 
 from archive.errors import ArchiveError
-from archive.holds import hold_guard_check
 from archive.licensing import licence_conflict_unresolved
 from archive.models import Asset, CatalogueEntry
 from archive.selectors import asset_active_holds
-from retention.models import DispositionItem, QuarantineRecord
+from retention.models import DispositionItem, PendingMove, QuarantineRecord
 from retention.policies import policies_matching
 
 
@@ -80,16 +79,13 @@ def published_bytes_last_copy(*, asset: Asset) -> bool:
 
 
 def licence_group(*, asset: Asset) -> list[Asset]:
-    """The assets whose records were judged together with asset: its consolidation group."""
-    consolidation_model = apps.get_model("dedup", "Consolidation")
-    consolidation = (
-        consolidation_model.objects.filter(replaced=asset, undone_at__isnull=True)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    if consolidation is None:
+    """The assets whose records were judged together with asset: its canonical and the
+    assets replaced by that canonical (`replaced_by`, which a restore or undo clears)."""
+    canonical = asset.replaced_by if asset.replaced_by_id is not None else asset
+    replaced = list(Asset.objects.filter(replaced_by=canonical).order_by("pk"))
+    if not replaced:
         return [asset]
-    return [consolidation.canonical, *consolidation.replaced.order_by("pk")]
+    return [canonical, *replaced]
 
 
 def _window_blockers(asset: Asset) -> list[Blocker]:
@@ -121,27 +117,46 @@ def _purge_blockers(asset: Asset) -> list[Blocker]:
     if licence_conflict_unresolved(assets=licence_group(asset=asset)):
         blockers.append(Blocker("licence_conflict", "licence conflict not signed off"))
     blockers += _policy_blockers(asset)
+    # An item closed by a restore (voided) has executed_at set: it never counts again.
     approved = DispositionItem.objects.filter(
         asset=asset, executed_at__isnull=True, request__approved_at__isnull=False
-    )
+    ).exclude(outcome__startswith="voided")
     if not approved.exists():
         blockers.append(Blocker("approval_missing", "no approved disposition request"))
+    under_way = PendingMove.objects.filter(
+        asset=asset, step__in=[PendingMove.Step.STARTED, PendingMove.Step.COPIED]
+    )
+    if under_way.exists():
+        blockers.append(Blocker("move_under_way", "a restore or move of its bytes is under way"))
+    return blockers
+
+
+def _retention_blockers(asset: Asset, action: Action) -> list[Blocker]:
+    blockers = _state_blockers(asset, action)
+    if action == Action.PURGE and asset.state == Asset.State.QUARANTINED:
+        blockers += _purge_blockers(asset)
     return blockers
 
 
 def disposition_blockers(*, asset: Asset, action: str) -> list[Blocker]:
     """Every reason action ("move", "quarantine" or "purge") may not happen to asset now."""
     action = Action(action)
-    blockers = _hold_blockers(asset) + _state_blockers(asset, action)
-    if action == Action.PURGE and asset.state == Asset.State.QUARANTINED:
-        blockers += _purge_blockers(asset)
-    return blockers
+    return _hold_blockers(asset) + _retention_blockers(asset, action)
+
+
+def retention_asset_guard(*, asset: Asset, action: str, actor) -> None:
+    """Refuse a move, quarantine or purge of the locked asset for every non-hold blocker."""
+    try:
+        action = Action(action)
+    except ValueError:
+        return  # not a retention action (a consolidation): holds alone decide
+    blockers = _retention_blockers(asset, action)
+    if blockers:
+        raise DispositionBlocked(asset=asset, action=str(action), blockers=blockers)
 
 
 def disposition_guard_check(*, asset: Asset, action: str, actor) -> None:
     """Refuse action unless nothing blocks it; call it on a locked asset inside the transaction."""
-    # The hold check comes first and on its own: it writes the audited refusal event.
-    hold_guard_check(asset=asset, action=str(action), actor=actor)
-    blockers = disposition_blockers(asset=asset, action=action)
-    if blockers:
-        raise DispositionBlocked(asset=asset, action=str(action), blockers=blockers)
+    from archive.lifecycle import guard_check
+
+    guard_check(asset=asset, action=str(Action(action)), actor=actor)

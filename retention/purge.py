@@ -4,25 +4,34 @@ Execution purges one asset per transaction: lock the asset, re-check holds insid
 ask the guard, then turn the row into a tombstone (state purged, no storage key; the
 fingerprints, entries and audit trail stay) and record the byte deletion as a switched
 `PendingMove`, which deletes the file after commit, or on resume after a crash.
+
+A restore voids the asset's open disposition items (`disposition_items_void`, the
+retention implementation of `archive.hooks.asset_restored`): an item is closed when its
+`executed_at` is set, and its outcome says how ("purged", or "voided: ..."), so an
+approval given before a restore never purges the asset later.
+
+Crash points: `purge.tombstoned` (tombstone committed, file not yet deleted) and
+`purge.deleted` (file deleted, the deletion not yet recorded as done).
 """
 
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.utils import timezone
 
-from archive.audit import audit_record
+from archive.actors import SYSTEM, actor_require, actor_user
+from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
 from archive.holds import hold_refusals_audited
+from archive.lifecycle import Transition, asset_lock, asset_transition, assets_lock
 from archive.models import Asset
-from retention.guard import Action, disposition_guard_check
 from retention.models import DispositionItem, DispositionRequest, PendingMove, QuarantineRecord
-from retention.moves import move_source_delete
+from retention.moves import move_source_delete_on_commit
+
+VOIDED = "voided"
 
 
 def _require(actor, permission: str, doing: str) -> None:
-    if actor is not None and not actor.has_perm(permission):
-        raise ArchiveError(f"You do not have permission to {doing}.", code="permission_denied")
+    actor_require(actor, permission, doing)
 
 
 def _requestable(assets: list[Asset]) -> None:
@@ -39,18 +48,18 @@ def _requestable(assets: list[Asset]) -> None:
         )
 
 
-@transaction.atomic
+@audited
 def disposition_request_create(
     *, assets: Iterable[Asset], reason: str, actor
 ) -> DispositionRequest:
-    """Ask for quarantined assets to be purged once their windows close (actor None: the job)."""
+    """Ask for quarantined assets to be purged once their windows close (SYSTEM: the job)."""
     _require(actor, "retention.request_disposition", "request a disposition")
     ids = sorted({asset.pk for asset in assets})
     if not ids:
         raise ArchiveError("Name at least one asset.")
-    locked = list(Asset.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True))
+    locked = list(assets_lock(ids).values())
     _requestable(locked)
-    request = DispositionRequest(reason=reason.strip(), requested_by=actor)
+    request = DispositionRequest(reason=reason.strip(), requested_by=actor_user(actor))
     request.full_clean()
     request.save()
     items = [DispositionItem(request=request, asset=asset) for asset in locked]
@@ -67,12 +76,12 @@ def disposition_request_create(
     return request
 
 
-@transaction.atomic
+@audited
 def disposition_request_approve(
     *, request: DispositionRequest, actor, reason: str = ""
 ) -> DispositionRequest:
     """Approve a request someone else made; the requester can never approve their own."""
-    if actor is None:
+    if actor is None or actor is SYSTEM:
         raise ArchiveError("Approval needs a person.", code="permission_denied")
     _require(actor, "retention.approve_disposition", "approve a disposition")
     request = DispositionRequest.objects.select_for_update(no_key=True).get(pk=request.pk)
@@ -96,6 +105,18 @@ def disposition_request_approve(
 
 
 def _tombstone(asset: Asset, item: DispositionItem, actor) -> PendingMove:
+    where = {"storage_alias": asset.storage_alias, "storage_key": asset.storage_key}
+    # The transition asks the one guard (holds first, inside the lock): a hold placed a
+    # moment ago wins over the purge.
+    asset_transition(
+        asset=asset,
+        transition=Transition.PURGE,
+        actor=actor,
+        reason=item.request.reason,
+        changes={"storage_key": ""},
+        before={"storage": f"{where['storage_alias']}:{where['storage_key']}"},
+        after={"sha256": asset.sha256, "size": asset.size, "disposition_request": item.request_id},
+    )
     now = timezone.now()
     QuarantineRecord.objects.filter(
         asset=asset, restored_at__isnull=True, purged_at__isnull=True
@@ -105,53 +126,57 @@ def _tombstone(asset: Asset, item: DispositionItem, actor) -> PendingMove:
         kind=PendingMove.Kind.PURGE,
         step=PendingMove.Step.SWITCHED,
         sha256=asset.sha256,
-        from_alias=asset.storage_alias,
-        from_key=asset.storage_key,
-        actor=actor,
+        from_alias=where["storage_alias"],
+        from_key=where["storage_key"],
+        actor=actor_user(actor),
     )
     deletion.full_clean()
     deletion.save()
-    before = {"state": asset.state, "storage": f"{asset.storage_alias}:{asset.storage_key}"}
-    asset.state, asset.storage_key = Asset.State.PURGED, ""
-    asset.full_clean(validate_constraints=False)
-    asset.save(update_fields=["state", "storage_key"])
     item.executed_at, item.outcome = now, "purged"
     item.save(update_fields=["executed_at", "outcome"])
-    audit_record(
-        actor=actor,
-        verb="asset.purged",
-        obj=asset,
-        reason=item.request.reason,
-        before=before,
-        after={
-            "state": asset.state,
-            "sha256": asset.sha256,
-            "size": asset.size,
-            "disposition_request": item.request_id,
-        },
-    )
     return deletion
 
 
 @hold_refusals_audited()
-@transaction.atomic
+@audited
 def disposition_item_execute(*, item: DispositionItem, actor) -> str:
     """Purge one asset of an approved request, if the guard lets it; idempotent."""
-    # NO KEY: the row is kept as a tombstone, never deleted, and its key never changes.
-    asset = Asset.objects.select_for_update(no_key=True).get(pk=item.asset_id)
+    asset = asset_lock(item.asset_id)
     item = (
         DispositionItem.objects.select_for_update(no_key=True)
         .select_related("request")
         .get(pk=item.pk)
     )
     if item.executed_at is not None:
-        return "already executed"
-    # Holds are re-checked inside the lock: a hold placed a moment ago wins over the purge.
-    disposition_guard_check(asset=asset, action=Action.PURGE, actor=actor)
+        return item.outcome if item.outcome.startswith(VOIDED) else "already executed"
     deletion = _tombstone(asset, item, actor)
-    deletion_id = deletion.pk
-    transaction.on_commit(lambda: move_source_delete(deletion_id), robust=True)
+    move_source_delete_on_commit(deletion)
     return "purged"
+
+
+def disposition_items_void(*, asset: Asset, actor, reason: str) -> None:
+    """Close the open disposition items of a restored asset, so none of them purges it later.
+
+    The `archive.hooks.asset_restored` implementation: runs inside the restore, the
+    asset locked; a new purge needs a new request and a new approval.
+    """
+    items = (
+        DispositionItem.objects.select_for_update(no_key=True)
+        .filter(asset=asset, executed_at__isnull=True)
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for item in items:
+        item.executed_at = now
+        item.outcome = f"{VOIDED}: the asset was restored ({reason or 'no reason given'})"
+        item.save(update_fields=["executed_at", "outcome"])
+        audit_record(
+            actor=actor,
+            verb="disposition.item_voided",
+            obj=item.request,
+            reason=item.outcome,
+            after={"asset": asset.pk, "item": item.pk},
+        )
 
 
 def _outcome_note(item: DispositionItem, message: str) -> None:
@@ -175,12 +200,14 @@ def disposition_execute(*, request: DispositionRequest, actor) -> dict[int, str]
     return outcomes
 
 
-@transaction.atomic
+@audited
 def disposition_request_close(*, request: DispositionRequest, actor) -> None:
     """Mark a request executed once every one of its assets is purged."""
     request = DispositionRequest.objects.select_for_update(no_key=True).get(pk=request.pk)
     if request.executed_at or request.items.filter(executed_at__isnull=True).exists():
         return
+    if request.approved_at is None:
+        return  # every item voided before approval: nothing was executed
     request.executed_at = timezone.now()
     request.save(update_fields=["executed_at"])
     audit_record(actor=actor, verb="disposition.executed", obj=request)

@@ -1,27 +1,48 @@
-"""Quarantine and restore: the reversible step before any byte may be destroyed."""
+"""Quarantine and restore: the reversible step before any byte may be destroyed.
+
+Both are two-phase, like storage moves (see retention.moves), so no bytes are copied
+inside a transaction that holds locks:
+
+1. open: a short audited transaction locks the asset, asks the guard (a quarantine) and
+   records a `PendingMove` of kind quarantine or restore, with an `asset.quarantine_started`
+   or `asset.restore_started` event carrying the reason (what a resumer needs).
+2. the copy and its verification, outside any transaction of this module.
+3. switch: a short audited transaction performs the whole transition: state, pointer,
+   the quarantine record opened (quarantine) or closed (restore), the audit event.
+4. the source is deleted after commit.
+
+Between the phases the asset shows its state before the transition: a quarantine under
+way leaves it active at its old location (a hold placed meanwhile wins at the switch,
+and the copy is discarded), a restore under way leaves it quarantined with its record
+open (a purge is refused meanwhile). `moves_resume` finishes either completely. When
+the bytes need not move (already in the quarantine tier, or a restore of a frozen asset,
+whose bytes stay where they are) the transition happens at once, in the first
+transaction. Called inside a caller's transaction, every phase runs in it.
+
+Crash points: `quarantine.opened` / `restore.opened`, then those of retention.moves.
+"""
 
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from archive.audit import audit_record
+from archive.actors import SYSTEM, actor_user
+from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
+from archive.faults import crash_point
 from archive.holds import hold_refusals_audited
-from archive.models import Asset
+from archive.lifecycle import Transition, asset_lock, asset_transition, guard_check
+from archive.models import Asset, AuditEvent
 from archive.selectors import asset_is_frozen
-from retention.guard import Action, disposition_guard_check
 from retention.models import PendingMove, QuarantineRecord
 from retention.moves import move_open, move_run
 from retention.policies import quarantine_window_days
 
 logger = logging.getLogger("keepsake.retention")
 
-
-def _locked(asset: Asset) -> Asset:
-    return Asset.objects.select_for_update(no_key=True).get(pk=asset.pk)
+HOME_TIERS = (Asset.Tier.HOT, Asset.Tier.COLD)
 
 
 def _record_open(asset: Asset) -> QuarantineRecord | None:
@@ -32,87 +53,163 @@ def _record_open(asset: Asset) -> QuarantineRecord | None:
     )
 
 
-@hold_refusals_audited()
-@transaction.atomic
-def asset_quarantine(
-    *, asset: Asset, reason: str, actor, window_days: int | None = None
+def _pointer(move: PendingMove | None) -> dict:
+    if move is None:
+        return {}
+    return {"storage_alias": move.to_alias, "storage_key": move.to_key}
+
+
+def _intent_recorded(move: PendingMove) -> dict | None:
+    # The opening event of this move: its reason (and window) survive a crash there.
+    events = AuditEvent.objects.filter(
+        verb=f"asset.{move.kind}_started",
+        object_type=Asset._meta.label_lower,
+        object_id=str(move.asset_id),
+    ).order_by("-sequence")
+    for event in events[:20]:
+        if (event.after or {}).get("move") == move.pk:
+            return {"reason": event.reason, **event.after}
+    return None
+
+
+def quarantine_intent(move: PendingMove) -> dict:
+    """What the quarantine a resumer finishes was asked for: reason and window."""
+    recorded = _intent_recorded(move)
+    if recorded is None:
+        return {"reason": f"quarantine resumed (move {move.pk})", "window_days": None}
+    return recorded
+
+
+def restore_intent(move: PendingMove) -> dict:
+    """What the restore a resumer finishes was asked for: its reason."""
+    return _intent_recorded(move) or {"reason": f"restore resumed (move {move.pk})"}
+
+
+def quarantine_switch(
+    *, asset: Asset, actor, intent: dict, move: PendingMove | None = None
 ) -> QuarantineRecord:
-    """Take an asset out of use and move its bytes to the quarantine tier until the deadline."""
-    asset = _locked(asset)
-    disposition_guard_check(asset=asset, action=Action.QUARANTINE, actor=actor)
-    days = quarantine_window_days(asset=asset) if window_days is None else window_days
+    """The quarantine transition of a locked asset: state, pointer, record, audit."""
+    window = intent.get("window_days")
+    days = quarantine_window_days(asset=asset) if window is None else window
     now = timezone.now()
     record = QuarantineRecord(
         asset=asset,
-        reason=reason,
+        reason=intent["reason"],
         quarantined_at=now,
-        quarantined_by=actor,
+        quarantined_by=actor_user(actor),
         restore_deadline=now + timedelta(days=days),
         previous_state=asset.state,
         previous_alias=asset.storage_alias,
     )
+    # The guard runs inside the transition, before anything is written.
+    asset_transition(
+        asset=asset,
+        transition=Transition.QUARANTINE,
+        actor=actor,
+        reason=record.reason,
+        changes=_pointer(move),
+        after={"restore_deadline": record.restore_deadline, "storage_alias": asset.storage_alias}
+        if move is None
+        else {"restore_deadline": record.restore_deadline, "storage_alias": move.to_alias},
+    )
     record.full_clean()
     record.save()
-    asset.state = Asset.State.QUARANTINED
-    asset.save(update_fields=["state"])
-    audit_record(
-        actor=actor,
-        verb="asset.quarantined",
-        obj=asset,
-        reason=reason,
-        before={"state": record.previous_state},
-        after={"state": asset.state, "restore_deadline": record.restore_deadline},
-    )
-    if asset.storage_alias != Asset.Tier.QUARANTINE:
-        move = move_open(
-            asset=asset,
-            kind=PendingMove.Kind.QUARANTINE,
-            to_alias=Asset.Tier.QUARANTINE,
-            actor=actor,
-        )
-        move_run(move, actor=actor)
-    record.asset.refresh_from_db()
     return record
 
 
-def _restore_bytes(*, asset: Asset, record: QuarantineRecord, actor) -> str:
-    if asset.storage_alias != Asset.Tier.QUARANTINE:
-        return asset.storage_alias
-    if asset_is_frozen(asset=asset):
-        # A held asset is never moved: it is back in use, its bytes stay where they are
-        # until the hold is released (enforcement then moves them home).
-        return asset.storage_alias
-    home = record.previous_alias
-    if home not in (Asset.Tier.HOT, Asset.Tier.COLD):
-        home = Asset.Tier.HOT
-    move = move_open(asset=asset, kind=PendingMove.Kind.RESTORE, to_alias=home, actor=actor)
-    move_run(move, actor=actor)
-    return home
+@audited
+def _quarantine_open(*, asset: Asset, actor, intent: dict) -> PendingMove | QuarantineRecord:
+    asset = asset_lock(asset)
+    guard_check(asset=asset, action="quarantine", actor=actor)
+    if asset.storage_alias == Asset.Tier.QUARANTINE:
+        # The bytes are there already (a held asset restored in place): nothing to copy.
+        return quarantine_switch(asset=asset, actor=actor, intent=intent)
+    move = move_open(
+        asset=asset, kind=PendingMove.Kind.QUARANTINE, to_alias=Asset.Tier.QUARANTINE, actor=actor
+    )
+    audit_record(
+        actor=actor,
+        verb="asset.quarantine_started",
+        obj=asset,
+        reason=intent["reason"],
+        after={"move": move.pk, "window_days": intent["window_days"]},
+    )
+    return move
 
 
-@transaction.atomic
-def asset_restore(*, asset: Asset, actor, reason: str = "") -> Asset:
-    """Bring a quarantined asset back as it was: same state, same tier, same SHA-256."""
-    asset = _locked(asset)
+@hold_refusals_audited()
+def asset_quarantine(
+    *, asset: Asset, reason: str, actor, window_days: int | None = None
+) -> QuarantineRecord:
+    """Take an asset out of use and move its bytes to the quarantine tier until the deadline."""
+    intent = {"reason": reason, "window_days": window_days}
+    opened = _quarantine_open(asset=asset, actor=actor, intent=intent)
+    if isinstance(opened, QuarantineRecord):
+        return opened
+    crash_point("quarantine.opened")
+    move_run(opened, actor=actor, intent=intent)
+    return QuarantineRecord.objects.select_related("asset").get(
+        asset_id=asset.pk, restored_at__isnull=True, purged_at__isnull=True
+    )
+
+
+def restore_switch(*, asset: Asset, actor, intent: dict, move: PendingMove | None = None) -> bool:
+    """The restore transition of a locked asset; False when a hold kept the bytes in place."""
     record = _record_open(asset)
     if asset.state != Asset.State.QUARANTINED or record is None:
         raise ArchiveError(f"{asset} is not in quarantine.", code="conflict")
-    record.restored_at, record.restored_by = timezone.now(), actor
+    if move is not None and asset_is_frozen(asset=asset):
+        # A held asset is never moved: it is back in use, its bytes stay where they are
+        # until the hold is released (enforcement then moves them home).
+        move = None
+    record.restored_at, record.restored_by = timezone.now(), actor_user(actor)
     record.full_clean()
     record.save(update_fields=["restored_at", "restored_by"])
-    asset.state = record.previous_state
-    asset.save(update_fields=["state"])
-    tier = _restore_bytes(asset=asset, record=record, actor=actor)
+    asset_transition(
+        asset=asset,
+        transition=Transition.RESTORE,
+        actor=actor,
+        reason=intent["reason"],
+        changes=_pointer(move),
+        before={"replaced_by": asset.replaced_by_id},
+        after={
+            "storage_alias": asset.storage_alias if move is None else move.to_alias,
+            "sha256": asset.sha256,
+            "quarantine": record.pk,
+        },
+    )
+    return move is not None
+
+
+@audited
+def _restore_open(*, asset: Asset, actor, intent: dict) -> PendingMove | None:
+    asset = asset_lock(asset)
+    record = _record_open(asset)
+    if asset.state != Asset.State.QUARANTINED or record is None:
+        raise ArchiveError(f"{asset} is not in quarantine.", code="conflict")
+    if asset.storage_alias != Asset.Tier.QUARANTINE or asset_is_frozen(asset=asset):
+        restore_switch(asset=asset, actor=actor, intent=intent)
+        return None
+    home = record.previous_alias if record.previous_alias in HOME_TIERS else Asset.Tier.HOT
+    move = move_open(asset=asset, kind=PendingMove.Kind.RESTORE, to_alias=home, actor=actor)
     audit_record(
         actor=actor,
-        verb="asset.restored",
+        verb="asset.restore_started",
         obj=asset,
-        reason=reason,
-        before={"state": Asset.State.QUARANTINED},
-        after={"state": asset.state, "storage_alias": tier, "sha256": asset.sha256},
+        reason=intent["reason"],
+        after={"move": move.pk, "quarantine": record.pk},
     )
-    asset.refresh_from_db()
-    return asset
+    return move
+
+
+def asset_restore(*, asset: Asset, actor, reason: str = "") -> Asset:
+    """Bring a quarantined asset back as it was: same state, same tier, same SHA-256."""
+    intent = {"reason": reason}
+    move = _restore_open(asset=asset, actor=actor, intent=intent)
+    if move is not None:
+        crash_point("restore.opened")
+        move_run(move, actor=actor, intent=intent)
+    return Asset.objects.get(pk=asset.pk)
 
 
 def quarantine_deadlines_remind(*, within_days: int | None = None) -> int:
@@ -127,14 +224,14 @@ def quarantine_deadlines_remind(*, within_days: int | None = None) -> int:
     )
     reminded = 0
     for record in due.select_related("asset").order_by("restore_deadline", "pk"):
-        with transaction.atomic():
+        with audited():
             # The conditional update claims the reminder: a parallel run skips it.
             if not QuarantineRecord.objects.filter(pk=record.pk, reminded_at__isnull=True).update(
                 reminded_at=now
             ):
                 continue
             audit_record(
-                actor=None,
+                actor=SYSTEM,
                 verb="quarantine.deadline_near",
                 obj=record.asset,
                 after={"restore_deadline": record.restore_deadline, "quarantine": record.pk},

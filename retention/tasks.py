@@ -1,5 +1,6 @@
 """django-q2 tasks: take ids, load rows, call one service; safe to redeliver or run twice."""
 
+from archive.actors import SYSTEM
 from archive.models import Asset
 
 
@@ -7,7 +8,7 @@ def retention_enforce_task() -> str:
     """Carry out the retention policies (moves, requests for approval, approved purges)."""
     from retention.enforce import retention_enforce
 
-    plan = retention_enforce(dry_run=False)
+    plan = retention_enforce(dry_run=False, actor=SYSTEM)
     done = sum(1 for step in plan if not step.blocked)
     return f"{len(plan)} planned, {done} attempted, {len(plan) - done} blocked"
 
@@ -40,7 +41,7 @@ def asset_move_task(asset_id: int, to_alias: str) -> str:
     asset = Asset.objects.holding_bytes().filter(pk=asset_id).first()
     if asset is None:
         return "gone"
-    move = asset_move(asset=asset, to_alias=to_alias, actor=None)
+    move = asset_move(asset=asset, to_alias=to_alias, actor=SYSTEM)
     return "already there" if move is None else f"moved ({move.pk})"
 
 
@@ -52,4 +53,4 @@ def disposition_execute_task(request_id: int) -> str:
     request = DispositionRequest.objects.filter(pk=request_id).first()
     if request is None:
         return "gone"
-    return str(disposition_execute(request=request, actor=None))
+    return str(disposition_execute(request=request, actor=SYSTEM))

@@ -37,7 +37,7 @@ CRASH_POINTS = {
     "before the copy": ("retention.moves.move_copy", crash),
     "half-way through writing": ("retention.moves._write", half_written),
     "after the verified copy": ("retention.moves.move_switch", crash),
-    "inside the switch, before commit": ("retention.moves.audit_record", crash),
+    "inside the switch, before commit": ("archive.lifecycle.audit_record", crash),
     "after the switch committed": ("retention.moves.move_source_delete", crash),
     "while deleting the source": (FileSystemStorage, deletion_crash),
 }

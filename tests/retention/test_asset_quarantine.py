@@ -9,7 +9,7 @@ from archive.errors import ArchiveError
 from archive.holds import LegalHoldRefused, legal_hold_release
 from archive.models import Asset, AuditEvent
 from retention.models import PendingMove, QuarantineRecord
-from retention.moves import asset_move
+from retention.moves import asset_move, moves_resume
 from retention.services import asset_quarantine, asset_restore, quarantine_deadlines_remind
 from tests.retention.conftest import exists, hold, stored_sha
 
@@ -28,19 +28,35 @@ class TestAssetQuarantine:
         window = record.restore_deadline - record.quarantined_at
         assert window == timedelta(days=30)
 
-    def test_a_replaced_duplicate_gets_its_policys_window(self, replaced):
+    def test_a_replaced_duplicate_gets_its_policys_window(
+        self, asset, other_asset, user, django_capture_on_commit_callbacks
+    ):
+        from dedup.consolidation import consolidation_execute
         from retention.models import RetentionPolicy
         from retention.policies import policy_change
 
         policy = RetentionPolicy.objects.get(key="replaced-duplicates", is_current=True)
         policy_change(policy=policy, actor=None, quarantine_window_days=45)
-        record = QuarantineRecord.objects.get(asset=replaced)
-        asset_restore(asset=replaced, actor=None)
-        replaced.refresh_from_db()
-        asset_quarantine(asset=replaced, reason="again", actor=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            consolidation_execute(
+                canonical=other_asset, replaced=[asset], candidates=[], actor=user
+            )
 
-        newest = QuarantineRecord.objects.exclude(pk=record.pk).get(asset=replaced)
-        assert newest.restore_deadline - newest.quarantined_at == timedelta(days=45)
+        record = QuarantineRecord.objects.get(asset=asset)
+        assert record.restore_deadline - record.quarantined_at == timedelta(days=45)
+
+    def test_a_restore_ends_the_replacement_and_its_window(
+        self, replaced, user, django_capture_on_commit_callbacks
+    ):
+        """Restored, the asset is no duplicate any more: a new quarantine gets the default."""
+        with django_capture_on_commit_callbacks(execute=True):
+            asset_restore(asset=replaced, actor=user)
+        replaced.refresh_from_db()
+        assert replaced.replaced_by_id is None
+        asset_quarantine(asset=replaced, reason="again", actor=user)
+
+        newest = QuarantineRecord.objects.get(asset=replaced, restored_at=None)
+        assert newest.restore_deadline - newest.quarantined_at == timedelta(days=30)
 
     def test_a_held_asset_is_never_quarantined(self, asset, user):
         hold(asset)
@@ -57,16 +73,27 @@ class TestAssetQuarantine:
         with pytest.raises(ArchiveError, match="not active"):
             asset_quarantine(asset=quarantined, reason="again", actor=user)
 
-    def test_a_crash_inside_the_quarantine_loses_nothing(self, asset, user, monkeypatch):
-        monkeypatch.setattr("retention.moves.audit_record", lambda **kw: 1 / 0)
+    def test_a_crash_inside_the_switch_loses_nothing_and_resumes(
+        self, asset, user, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        """Two-phase: the copy is recorded, the switch rolls back, a resumer finishes it."""
+        monkeypatch.setattr("archive.lifecycle.audit_record", lambda **kw: 1 / 0)
 
         with pytest.raises(ZeroDivisionError):
             asset_quarantine(asset=asset, reason="r", actor=user)
+        monkeypatch.undo()
 
         asset.refresh_from_db()
         assert (asset.state, asset.storage_alias) == (Asset.State.ACTIVE, "hot")
         assert stored_sha(asset) == asset.sha256
-        assert not PendingMove.objects.exists() and not QuarantineRecord.objects.exists()
+        assert not QuarantineRecord.objects.exists()
+        assert PendingMove.objects.get().step == PendingMove.Step.COPIED
+        PendingMove.objects.update(claimed_until=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert moves_resume() == {"deleted": 1}
+        asset.refresh_from_db()
+        assert (asset.state, asset.storage_alias) == (Asset.State.QUARANTINED, "quarantine")
+        assert QuarantineRecord.objects.get(asset=asset).reason == "r"
 
 
 class TestAssetRestore:

@@ -194,7 +194,7 @@ class TestPurgeCrashes:
     def test_a_crash_before_commit_leaves_the_asset_quarantined(
         self, approved, replaced, approver, monkeypatch, django_capture_on_commit_callbacks
     ):
-        monkeypatch.setattr("retention.purge.audit_record", crash)
+        monkeypatch.setattr("archive.lifecycle.audit_record", crash)
 
         with pytest.raises(Crash):
             execute(approved, approver, django_capture_on_commit_callbacks)
@@ -220,7 +220,7 @@ class TestPurgeCrashes:
     ):
         key = replaced.storage_key
         if point == "before the deletion":
-            monkeypatch.setattr("retention.purge.move_source_delete", crash)
+            monkeypatch.setattr("retention.moves.move_source_delete", crash)
         else:
             monkeypatch.setattr(FileSystemStorage, "delete", crash)
 
