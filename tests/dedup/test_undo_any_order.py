@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -250,10 +250,12 @@ def test_random_consolidations_and_undos_stay_exact(assets, curator, steps, fini
                     Asset(pk=canonical), *(Asset(pk=r) for r in replaced), actor=curator
                 )
                 active.append((made.pk, canonical, replaced))
+                event("consolidated")
             elif active:
                 target = active[first % len(active)]
                 undo(Consolidation(pk=target[0]), curator)
                 active.remove(target)
+                event("undone in the middle")
             _check_invariants(initial, active)
         # Undo of everything that is left, in a random order, gives the initial state back.
         finish.shuffle(active)
