@@ -9,13 +9,14 @@ from django.utils import timezone
 
 from archive.errors import ArchiveError
 from archive.holds import legal_hold_place
-from archive.licensing import licence_conflict_sign_off
+from archive.licensing import licence_conflict_sign_off, licence_terms_compare
 from archive.models import Asset, AuditEvent, CatalogueEntry, Licence
 from archive.services import record_save
 from archive.storage import bytes_open
 from dedup.consolidation import consolidation_undo
-from dedup.models import Consolidation, DuplicateCandidate
+from dedup.models import DuplicateCandidate
 from dedup.review import Decision, candidate_decide, candidates_bulk_confirm, canonical_suggest
+from retention.models import QuarantineRecord
 from tests.archive.helpers import ingest_bytes
 from tests.conftest import image_bytes, make_scene
 
@@ -146,8 +147,11 @@ def test_undo_after_the_window_is_refused(pair, curator, settings):
     consolidation = candidate_decide(
         candidate=candidate, decision=Decision.CONFIRM, actor=curator, canonical=big
     )
-    Consolidation.objects.filter(pk=consolidation.pk).update(
-        created_at=timezone.now() - timezone.timedelta(days=31)
+    # The window is the replaced asset's quarantine deadline (the one retention enforces).
+    now = timezone.now()
+    QuarantineRecord.objects.filter(asset_id=candidate.other(big.pk), restored_at=None).update(
+        quarantined_at=now - timezone.timedelta(days=31),
+        restore_deadline=now - timezone.timedelta(days=1),
     )
 
     with pytest.raises(ArchiveError, match="restore window"):
@@ -207,6 +211,7 @@ def test_differing_licences_block_until_signed_off(pair, curator):
         )
     licence_conflict_sign_off(
         assets=[big, small],
+        terms_fingerprint=licence_terms_compare(assets=[big, small]).terms_fingerprint,
         reason="agency agreed in writing",
         actor=user_with("licensing", "sign_off_licence"),
     )
