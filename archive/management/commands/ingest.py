@@ -20,7 +20,7 @@ from archive.ingest import (
     ingest_digest,
     ingest_rejection_record,
 )
-from archive.metadata import metadata_table_read
+from archive.metadata import MetadataTable, entry_metadata_check, metadata_table_read
 from archive.models import Asset
 from archive.services import collection_get_or_create
 
@@ -37,7 +37,7 @@ def _digest_path(job: tuple[str, float]) -> IngestAnalysis | str:
     try:
         with time_limit(seconds), regular_file_open(path) as fp:
             return ingest_digest(fp=fp)
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # noqa: BLE001 - in a worker, anything raised aborts the batch
         return _unreadable(exc)
 
 
@@ -46,14 +46,23 @@ def _analyse_path(job: tuple[str, IngestAnalysis, float]) -> IngestAnalysis | st
     try:
         with time_limit(seconds), regular_file_open(path) as fp:
             return ingest_analyse(fp=fp, digest=digest)
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # noqa: BLE001 - in a worker, anything raised aborts the batch
         return _unreadable(exc)
 
 
 def _unreadable(exc: Exception) -> str:
     if isinstance(exc, TimeoutError):
         return str(exc)
-    return f"unreadable file: {getattr(exc, 'strerror', None) or exc}"
+    if isinstance(exc, MemoryError):
+        return "the file needs more memory to read than one file may use; refused"
+    if isinstance(exc, OSError):
+        return f"unreadable file: {exc.strerror or exc}"
+    return f"could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+def _is_sidecar(path: str) -> bool:
+    # Metadata CSVs kept beside the pictures are the catalogue's, never images to store.
+    return os.fsencode(path).lower().endswith(b".csv")
 
 
 class Analyser:
@@ -142,9 +151,11 @@ class Command(BaseCommand):
             collection = collection_get_or_create(name=options["collection"], actor=actor)
         except ArchiveError as exc:
             raise CommandError(exc.message) from exc
-        entries, hidden = tree_walk(options["paths"], follow_symlinks=options["follow_symlinks"])
+        walked, hidden = tree_walk(options["paths"], follow_symlinks=options["follow_symlinks"])
+        entries = [found for found in walked if not _is_sidecar(found.path)]
         files = [found.path for found in entries if not found.problem]
         counts, problems, flagged = Counter(), [], 0
+        counts["sidecars"] = len(walked) - len(entries)
         for found in entries:
             if found.problem:
                 problems.append(self._refuse(found.shown, found.problem, collection, actor))
@@ -157,10 +168,14 @@ class Command(BaseCommand):
             file=sys.stderr,
             disable=options["no_progress"] or None,
         )
+        notes = []
         try:
             for path, analysis in analyser.analyses(files):
-                outcome = self._ingest_one(path, analysis, collection, actor, table, options)
+                outcome, fields = self._ingest_one(
+                    path, analysis, collection, actor, table, options
+                )
                 counts[outcome.status] += 1
+                notes += fields
                 flagged += len(outcome.findings.get("possible_duplicates", []))
                 if outcome.status == IngestStatus.REJECTED:
                     problems.append(outcome)
@@ -169,6 +184,8 @@ class Command(BaseCommand):
             progress.close()
             analyser.close()
         self._summary(counts, problems, hidden, flagged)
+        if table is not None:
+            self._metadata_summary(table, notes, collection, actor)
 
     def _actor(self, username):
         if not username:
@@ -182,15 +199,14 @@ class Command(BaseCommand):
         ingest_rejection_record(collection=collection, path=shown, reason=reason, actor=actor)
         return IngestOutcome(IngestStatus.REJECTED, shown, reason=reason)
 
-    def _ingest_one(self, path, analysis, collection, actor, table, options) -> IngestOutcome:
+    def _ingest_one(self, path, analysis, collection, actor, table, options):
+        """Ingest one analysed file; returns its outcome and the metadata fields dropped."""
         shown = printable_path(path)
         if isinstance(analysis, str):
-            return self._refuse(shown, analysis, collection, actor)
-        metadata, error = table.lookup(shown) if table else (None, "")
+            return self._refuse(shown, analysis, collection, actor), []
         try:
-            if error:
-                return self._refuse(shown, error, collection, actor)
-            return asset_ingest_path(
+            metadata, fields = self._metadata(shown, analysis, collection, table)
+            outcome = asset_ingest_path(
                 path=path,
                 collection=collection,
                 actor=actor,
@@ -200,7 +216,60 @@ class Command(BaseCommand):
                 analysis=analysis,
             )
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            return self._refuse(shown, f"{type(exc).__name__}: {exc}", collection, actor)
+            return self._refuse(shown, f"{type(exc).__name__}: {exc}", collection, actor), []
+        if outcome.status not in (IngestStatus.NEW, IngestStatus.ATTACHED):
+            return outcome, []
+        for reason in fields:
+            # Recorded against the stored file's bytes; a second run finds it and files
+            # nothing new (ingest_rejection_record matches path, reason and bytes).
+            ingest_rejection_record(
+                collection=collection,
+                path=shown,
+                reason=reason,
+                actor=actor,
+                size=analysis.size,
+                sha256=analysis.sha256,
+            )
+        return outcome, [(shown, reason) for reason in fields]
+
+    def _metadata(self, shown, analysis, collection, table: MetadataTable | None):
+        """The row's metadata with every refused field dropped, and why each was."""
+        row = table.lookup(shown) if table else None
+        if row is None:
+            return None, []
+        held_here = (
+            Asset.objects.holding_bytes()
+            .filter(sha256=analysis.sha256, sources__collection=collection, sources__path=shown)
+            .exists()
+        )
+        if held_here:
+            # Ingested from this very path before: the row was applied then, and checking
+            # it again would call its accession number taken (by that entry).
+            return None, []
+        metadata, refused = entry_metadata_check(metadata=row.metadata)
+        prefix = f"metadata row {row.number}: "
+        suffix = "; the field was left empty and the image stored"
+        return metadata, [prefix + problem + suffix for problem in (*row.problems, *refused)]
+
+    def _metadata_summary(self, table: MetadataTable, notes, collection, actor):
+        unmatched = table.unmatched()
+        for row in unmatched:
+            reason = f"metadata row {row.number} of {table.name}: matches no file in this ingest"
+            ingest_rejection_record(collection=collection, path=row.key, reason=reason, actor=actor)
+        self.stdout.write(
+            f"metadata: fields rejected: {len(notes)}, rows matching no file: "
+            f"{len(unmatched)}, rows not used: {len(table.notes)}"
+        )
+        for shown, reason in notes:
+            self.stdout.write(self.style.WARNING(f"  {shown}: {reason}"))
+        for row in unmatched:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"  {row.key}: {table.name} row {row.number} matches no file; not used"
+                )
+            )
+        for note in table.notes:
+            self.stdout.write(self.style.WARNING(f"  {note}"))
 
     def _summary(self, counts, problems, hidden, flagged):
         held = counts[IngestStatus.ATTACHED] + counts[IngestStatus.UNCHANGED]
@@ -210,6 +279,7 @@ class Command(BaseCommand):
             f"unchanged: {counts[IngestStatus.UNCHANGED]}), errors: {len(problems)}, "
             f"possible duplicates flagged: {flagged}"
             + (f", hidden files skipped: {hidden}" if hidden else "")
+            + (f", metadata sidecars skipped: {counts['sidecars']}" if counts["sidecars"] else "")
         )
         for outcome in problems:
             self.stdout.write(self.style.WARNING(f"  {outcome.path}: {outcome.reason}"))
