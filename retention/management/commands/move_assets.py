@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from archive.actors import SYSTEM
 from archive.errors import ArchiveError
 from archive.models import Asset
 from retention.moves import asset_move
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="acting user (needs retention.move_asset)")
 
     def handle(self, *args, asset_ids, to, user, **options):
-        actor = None
+        actor = SYSTEM
         if user:
             actor = get_user_model().objects.filter(username=user).first()
             if actor is None:
