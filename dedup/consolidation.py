@@ -190,7 +190,9 @@ def _person(actor, doing: str):
 
 def _candidates_lock(candidates) -> list[DuplicateCandidate]:
     ids = sorted({c.pk for c in candidates})
-    return list(DuplicateCandidate.objects.filter(pk__in=ids).order_by("pk").select_for_update())
+    # NO KEY: candidate rows are never deleted, only their status changes.
+    rows = DuplicateCandidate.objects.filter(pk__in=ids).order_by("pk")
+    return list(rows.select_for_update(no_key=True))
 
 
 @hold_refusals_audited()
@@ -279,7 +281,7 @@ def _undo_scope(consolidation: Consolidation) -> set[int]:
     merged_into_chain = Consolidation.objects.filter(
         canonical__in=chain, undone_at__isnull=True
     ).values_list("replaced", flat=True)
-    return {*chain, *replaced, *merged_into_chain}
+    return {*chain, *replaced, *(pk for pk in merged_into_chain if pk is not None)}
 
 
 def _undo_lock(consolidation: Consolidation) -> tuple[Consolidation, dict[int, Asset]]:
