@@ -4,11 +4,61 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.signals import m2m_changed
 from django.utils import timezone
 
 from archive.errors import ArchiveError
 
 SHA256_HEX_LENGTH = 64
+
+
+class LoadedValues:
+    """Remembers the values of `remembered_fields` as the database last held them.
+
+    `save()` compares against them to refuse changes the ORM would otherwise write
+    silently; they are taken when a row is loaded, refreshed or saved.
+    """
+
+    remembered_fields: tuple[str, ...] = ()
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded = {}
+        instance._values_remember()
+        return instance
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        self._values_remember(fields)
+
+    def _values_remember(self, names=None):
+        if not hasattr(self, "_loaded"):
+            self._loaded = {}
+        for name in self.remembered_fields:
+            attname = self._meta.get_field(name).attname
+            if names is not None and name not in names and attname not in names:
+                continue
+            # Deferred fields are not in __dict__: they are not remembered until loaded.
+            if attname in self.__dict__:
+                self._loaded[attname] = self.__dict__[attname]
+
+    def _values_changed(self, update_fields=None) -> list[str]:
+        """The remembered fields this save would write with a value other than the stored one."""
+        if self._state.adding:
+            return []
+        loaded = getattr(self, "_loaded", {})
+        changed = []
+        for name in self.remembered_fields:
+            attname = self._meta.get_field(name).attname
+            if update_fields is not None and name not in update_fields:
+                if attname not in update_fields:
+                    continue
+            if attname not in self.__dict__:
+                continue  # deferred and never set: the save leaves the column alone
+            if attname not in loaded or loaded[attname] != self.__dict__[attname]:
+                changed.append(name)
+        return changed
 
 
 class Collection(models.Model):
@@ -169,7 +219,29 @@ class AssetSource(models.Model):
         return f"{self.collection}: {self.path}"
 
 
-class CatalogueEntry(models.Model):
+PUBLISHED_FIELDS = ("published_sha256", "published_at")
+ENTRY_DELETE_MESSAGE = "Catalogue entries cannot be deleted."
+ENTRY_PUBLISHED_MESSAGE = "What was published, and when, never changes once recorded."
+
+
+class CatalogueEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # A row whose publication is recorded keeps it; rows not yet published may be.
+        recorded = {
+            "published_sha256": ~Q(published_sha256=""),
+            "published_at": Q(published_at__isnull=False),
+        }
+        for name, condition in recorded.items():
+            if name in kwargs and self.filter(condition).exists():
+                raise ArchiveError(ENTRY_PUBLISHED_MESSAGE)
+        return super().update(**kwargs)
+
+    def delete(self):
+        # Bulk deletes bypass Model.delete(); an entry's record of publication is evidence.
+        raise ArchiveError(ENTRY_DELETE_MESSAGE)
+
+
+class CatalogueEntry(LoadedValues, models.Model):
     """A descriptive record pointing at one asset; many entries may share an asset."""
 
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="entries")
@@ -188,6 +260,10 @@ class CatalogueEntry(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     published_sha256 = models.CharField(max_length=SHA256_HEX_LENGTH, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CatalogueEntryQuerySet.as_manager()
+
+    remembered_fields = PUBLISHED_FIELDS
 
     class Meta:
         ordering = ["title", "pk"]
@@ -214,6 +290,18 @@ class CatalogueEntry(models.Model):
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        # Invariant 2 rests on these: once recorded they are evidence, never rewritten.
+        loaded = getattr(self, "_loaded", {})
+        for name in self._values_changed(kwargs.get("update_fields")):
+            if loaded.get(name) not in (None, ""):
+                raise ArchiveError(ENTRY_PUBLISHED_MESSAGE)
+        super().save(*args, **kwargs)
+        self._values_remember()
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError(ENTRY_DELETE_MESSAGE)
 
 
 class Licence(models.Model):
@@ -258,6 +346,15 @@ class Licence(models.Model):
         return f"{self.get_licence_type_display()} — {self.holder}"
 
 
+HOLD_DELETE_MESSAGE = "Legal holds are released, never deleted; their scope never shrinks."
+
+
+class LegalHoldQuerySet(models.QuerySet):
+    def delete(self):
+        # Deleting a hold would lift it with no release on the record.
+        raise ArchiveError(HOLD_DELETE_MESSAGE)
+
+
 class LegalHold(models.Model):
     """A freeze on assets, entries or whole collections while a matter is open."""
 
@@ -275,6 +372,8 @@ class LegalHold(models.Model):
     )
     released_at = models.DateTimeField(null=True, blank=True)
     release_reason = models.TextField(blank=True)
+
+    objects = LegalHoldQuerySet.as_manager()
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
@@ -300,9 +399,39 @@ class LegalHold(models.Model):
     def __str__(self):
         return self.matter_reference
 
+    def delete(self, *args, **kwargs):
+        raise ArchiveError(HOLD_DELETE_MESSAGE)
+
     @property
     def is_active(self) -> bool:
         return self.released_at is None
+
+
+def legal_hold_scope_shrink_refuse(sender, instance, action, reverse, pk_set, **kwargs):
+    """Refuse removing a hold's scope rows: remove, clear or a shrinking set, either side."""
+    if action not in ("pre_remove", "pre_clear"):
+        return
+    other = next(f.name for f in sender._meta.fields if f.is_relation and f.name != "legalhold")
+    own, named = (other, "legalhold") if reverse else ("legalhold", other)
+    rows = sender.objects.filter(**{own: instance.pk})
+    if action == "pre_remove":
+        rows = rows.filter(**{f"{named}__in": pk_set})
+    # Removing nothing (a remove of unrelated rows, a clear of an empty scope) lifts nothing.
+    if rows.exists():
+        raise ArchiveError(HOLD_DELETE_MESSAGE)
+
+
+# Connected here rather than in apps.ready(): like LegalHold.delete(), it is the model's own
+# refusal and must hold wherever the models are imported. Adding scope, as legal_hold_place
+# does with set() on a new hold, removes nothing and passes. Deletes of the auto-created
+# through rows that bypass the managers (a queryset on `through`, a cascade from a deleted
+# collection) send no signal; the database's triggers refuse those (archive.append_only).
+for _scope in (LegalHold.assets, LegalHold.entries, LegalHold.collections):
+    m2m_changed.connect(
+        legal_hold_scope_shrink_refuse,
+        sender=_scope.through,
+        dispatch_uid=f"legal_hold_scope_shrink_refuse_{_scope.field.name}",
+    )
 
 
 class LicenceSignOff(models.Model):

@@ -5,7 +5,17 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from archive.errors import ArchiveError
 from archive.models import SHA256_HEX_LENGTH, Asset, Collection
+
+QUARANTINE_DELETE_MESSAGE = "Quarantine records cannot be deleted; they are the restore window."
+DISPOSITION_ITEM_DELETE_MESSAGE = "Disposition items cannot be deleted; they record the decision."
+
+
+class QuarantineRecordQuerySet(models.QuerySet):
+    def delete(self):
+        # Bulk deletes bypass Model.delete(); the record is what the guard and restore read.
+        raise ArchiveError(QUARANTINE_DELETE_MESSAGE)
 
 
 class QuarantineRecord(models.Model):
@@ -27,6 +37,8 @@ class QuarantineRecord(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True)
     # Set once the deadline reminder went out, so a redelivered task reminds only once.
     reminded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QuarantineRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["restore_deadline", "pk"]
@@ -55,6 +67,9 @@ class QuarantineRecord(models.Model):
 
     def __str__(self):
         return f"{self.asset} quarantined until {self.restore_deadline:%Y-%m-%d}"
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError(QUARANTINE_DELETE_MESSAGE)
 
     @property
     def is_open(self) -> bool:
@@ -262,6 +277,12 @@ class DispositionRequest(models.Model):
         return "approved" if self.approved_at else "awaiting approval"
 
 
+class DispositionItemQuerySet(models.QuerySet):
+    def delete(self):
+        # Bulk deletes bypass Model.delete(); an item is the approval its purge relies on.
+        raise ArchiveError(DISPOSITION_ITEM_DELETE_MESSAGE)
+
+
 class DispositionItem(models.Model):
     """One asset of a disposition request and what happened to it."""
 
@@ -270,6 +291,8 @@ class DispositionItem(models.Model):
     executed_at = models.DateTimeField(null=True, blank=True)
     # The last refusal (blockers) or the outcome, for the people watching the request.
     outcome = models.TextField(blank=True)
+
+    objects = DispositionItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["request", "asset"]
@@ -280,6 +303,9 @@ class DispositionItem(models.Model):
 
     def __str__(self):
         return f"asset {self.asset_id} in request {self.request_id}"
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError(DISPOSITION_ITEM_DELETE_MESSAGE)
 
 
 class FixityCheck(models.Model):

@@ -8,16 +8,18 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-from archive.append_only import ASSET_TABLE, AUDIT_TABLE
+from archive.append_only import append_only_tables
+
+TABLES = append_only_tables()
 
 
-def _sqlite_triggers() -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (%s, %s)",
-            [AUDIT_TABLE, ASSET_TABLE],
-        )
-        return [row[0] for row in cursor.fetchall()]
+def _sqlite_triggers(cursor, column: str) -> list[str]:
+    marks = ", ".join(["%s"] * len(TABLES))
+    cursor.execute(
+        f"SELECT {column} FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks})",  # noqa: S608
+        TABLES,
+    )
+    return [row[0] for row in cursor.fetchall()]
 
 
 @contextmanager
@@ -28,22 +30,17 @@ def append_only_lifted():
             # ALTER TABLE refuses while deferred foreign-key checks are pending: run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            for table in (AUDIT_TABLE, ASSET_TABLE):
+            for table in TABLES:
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             try:
                 yield
             finally:
-                for table in (AUDIT_TABLE, ASSET_TABLE):
+                for table in TABLES:
                     cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             return
-        definitions = _sqlite_triggers()
-        with connection.cursor() as drop:
-            drop.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (%s, %s)",
-                [AUDIT_TABLE, ASSET_TABLE],
-            )
-            for (name,) in drop.fetchall():
-                cursor.execute(f'DROP TRIGGER "{name}"')
+        definitions = _sqlite_triggers(cursor, "sql")
+        for name in _sqlite_triggers(cursor, "name"):
+            cursor.execute(f'DROP TRIGGER "{name}"')
         try:
             yield
         finally:

@@ -1,9 +1,9 @@
-"""The database itself refuses edits to audit events and deletion of assets (both vendors)."""
+"""The database itself refuses edits to audit events and deleting protected rows (both vendors)."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from archive.append_only import post_migrate_append_only_reinstall
+from archive.append_only import append_only_trigger_names, post_migrate_append_only_reinstall
 from archive.audit import audit_record, audit_verify
 from archive.models import Asset, AuditChainHead, AuditEvent
 from tests.archive.db_protection import append_only_lifted
@@ -108,3 +108,64 @@ class TestLiftingTheProtection:
         post_migrate_append_only_reinstall(sender=None, using=connection.alias)
 
         refused("UPDATE archive_auditevent SET reason = 'x' WHERE sequence = 2", "append-only")
+
+    @pytest.mark.parametrize(
+        ("name", "table"),
+        [
+            ("keepsake_entry_no_delete", "archive_catalogueentry"),
+            ("keepsake_legalhold_assets_no_delete", "archive_legalhold_assets"),
+            ("keepsake_quarantinerecord_no_delete", "retention_quarantinerecord"),
+        ],
+    )
+    def test_migrate_puts_the_triggers_of_every_app_back(self, name, table):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(
+                f"DROP TRIGGER {name}{' ON ' + table if connection.vendor == 'postgresql' else ''}"
+            )
+        assert name not in installed_triggers()
+
+        post_migrate_append_only_reinstall(sender=None, using=connection.alias)
+
+        assert name in installed_triggers()
+
+
+def installed_triggers() -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_migrate_installed_every_trigger(db):
+    expected = set(append_only_trigger_names())
+    if connection.vendor == "sqlite":
+        expected = {name for name in expected if not name.endswith("_truncate")}
+    assert expected <= installed_triggers()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transactional_test_can_hold_every_protected_row(collection, user):
+    """The flush ending this test empties the protected tables (on PostgreSQL it truncates
+    every one, empty or not) and puts the triggers back: the next test checks."""
+    from archive.holds import legal_hold_place
+    from tests.archive.people import compliance_officer
+
+    outcome = ingest_picture(collection=collection, published=True)
+    legal_hold_place(
+        matter_reference="M-9",
+        reason="litigation",
+        assets=[outcome.asset],
+        entries=[outcome.entry],
+        collections=[collection],
+        actor=compliance_officer(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_triggers_survive_a_transactional_flush(asset):
+    test_migrate_installed_every_trigger(None)
+    refused(f"DELETE FROM archive_catalogueentry WHERE asset_id = {int(asset.pk)}", "never")  # noqa: S608
