@@ -16,6 +16,7 @@ from django.utils.text import Truncator
 
 from archive import admin_views
 from archive.errors import ArchiveError
+from archive.holds import hold_refusals_audited
 from archive.licensing import licence_flags
 from archive.models import (
     Asset,
@@ -72,15 +73,36 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return actions
 
 
+def _form_changes(obj, changed_data) -> dict:
+    """The model fields a form changed, with the values the form put on obj."""
+    names = {f.name for f in obj._meta.concrete_fields}
+    return {name: getattr(obj, name) for name in changed_data if name in names}
+
+
 class AuditedSaveMixin:
-    """Route admin saves through record_save so each change writes its audit event."""
+    """Route admin saves through record_save so each change writes its audit event.
+
+    Only the fields the form changed are sent, applied to the row as locked. A refusal
+    (a legal hold, a conflict) rolls the admin's transaction back and comes back as a
+    message on the same page, the refusal itself still audited.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            # Outside the admin's own transaction, so a refusal it rolled back is
+            # written again afterwards.
+            with hold_refusals_audited():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ArchiveError, ValidationError) as exc:
+            message = exc.message if isinstance(exc, ArchiveError) else "; ".join(exc.messages)
+            self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
-        try:
+        if change:
+            record_save(obj=obj, changes=_form_changes(obj, form.changed_data), actor=request.user)
+        else:
             record_save(obj=obj, actor=request.user)
-        except (ArchiveError, ValidationError) as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            raise
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -288,9 +310,11 @@ class CatalogueEntryAdmin(AuditedSaveMixin, admin.ModelAdmin):
     inlines = [LicenceInline]
 
     def save_formset(self, request, form, formset, change):
-        instances = formset.save(commit=False)
-        for instance in instances:
+        formset.save(commit=False)
+        for instance in formset.new_objects:
             record_save(obj=instance, actor=request.user)
+        for instance, changed in formset.changed_objects:
+            record_save(obj=instance, changes=_form_changes(instance, changed), actor=request.user)
         formset.save_m2m()
 
     @admin.display(description="")

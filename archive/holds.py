@@ -31,7 +31,7 @@ from archive.actors import SYSTEM, actor_require, actor_user
 from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
 from archive.models import Asset, AuditEvent, CatalogueEntry, Collection, LegalHold
-from archive.selectors import asset_active_holds, hold_reach, hold_scope
+from archive.selectors import asset_active_holds, hold_reach, hold_scope, holds_over
 
 
 class LegalHoldRefused(ArchiveError):
@@ -46,12 +46,19 @@ class LegalHoldRefused(ArchiveError):
         actor,
         holds: list[dict],
         event=None,
+        record=None,
+        details: dict | None = None,
     ):
         super().__init__(message, code="legal_hold")
         self.asset_id = asset_id
         self.action = action
         self.actor = actor
         self.holds = holds
+        # What the refused change was about when it is a record rather than the asset
+        # itself (an entry or licence): audited under that record's type and id.
+        self.object_type = record._meta.label_lower if record is not None else "archive.asset"
+        self.object_id = record.pk if record is not None else asset_id
+        self.details = details or {}
         # The refusal's audit event; inside an `audited` block it gets its hash when the
         # block ends, and never if the block rolled back.
         self.event = event
@@ -154,14 +161,15 @@ def legal_hold_release(*, hold: LegalHold, reason: str, actor) -> LegalHold:
     return hold
 
 
-def _share_lock_holds_scope(*, asset: Asset) -> None:
+def _share_lock_holds_scope(*, asset: Asset | None = None, asset_ids: Iterable[int] = ()) -> None:
     # The caller locked the asset; share-locking its family and collections as well makes a
     # concurrent placement on any of them wait for this action or be seen by it, while
     # guarded actions on other assets of the same collection still run side by side.
     # SQLite needs nothing: its writers are serialised by the database lock.
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         return
-    family, collections = hold_reach(asset_ids=Asset.objects.filter(pk=asset.pk).values("pk"))
+    ids = {asset.pk} if asset is not None else set(asset_ids)
+    family, collections = hold_reach(asset_ids=Asset.objects.filter(pk__in=ids).values("pk"))
     with connection.cursor() as cursor:
         for query in (family, collections):
             sql, params = query.values("pk").query.sql_with_params()
@@ -179,9 +187,9 @@ def hold_refusal_record(*, refusal: LegalHoldRefused) -> AuditEvent:
     return audit_record(
         actor=refusal.actor,
         verb="legalhold.refused",
-        object_type=Asset._meta.label_lower,
-        object_id=refusal.asset_id,
-        after={"action": refusal.action, "holds": refusal.holds},
+        object_type=refusal.object_type,
+        object_id=refusal.object_id,
+        after={"action": refusal.action, "holds": refusal.holds, **refusal.details},
         reason=refusal.message,
     )
 
@@ -199,6 +207,42 @@ def hold_guard_check(*, asset: Asset, action: str, actor) -> None:
         action=action,
         actor=actor,
         holds=[{"id": h.pk, "matter_reference": h.matter_reference} for h in holds],
+    )
+    refusal.event = hold_refusal_record(refusal=refusal)
+    raise refusal
+
+
+def record_hold_check(*, record, asset_ids: Iterable[int], fields: list[str], actor) -> None:
+    """Refuse (and audit) a change to a record describing an asset under an active hold.
+
+    The caller has locked the assets. Every column of an entry or licence is scope (the
+    asset, collection or entry it belongs to: moving it out of a held collection would
+    lift the hold) or evidence (what it said when the matter opened), so while a hold
+    covers the record no change passes, whoever asks: lifting a hold takes the release
+    permission and leaves its own audit event.
+    """
+    ids = sorted(set(asset_ids))
+    if not ids:
+        return
+    _share_lock_holds_scope(asset_ids=ids)
+    holds = list(
+        holds_over(asset_ids=Asset.objects.filter(pk__in=ids).values("pk"))
+        .filter(released_at__isnull=True)
+        .order_by("placed_at", "pk")
+    )
+    if not holds:
+        return
+    matters = ", ".join(sorted({hold.matter_reference for hold in holds}))
+    name = record._meta.verbose_name
+    refusal = LegalHoldRefused(
+        f"The {name} {record.pk} describes an asset under legal hold ({matters}); "
+        f"changing its {', '.join(fields)} is refused until the hold is released.",
+        asset_id=ids[0],
+        action=f"change {record._meta.model_name}",
+        actor=actor,
+        holds=[{"id": h.pk, "matter_reference": h.matter_reference} for h in holds],
+        record=record,
+        details={"fields": fields, "assets": ids},
     )
     refusal.event = hold_refusal_record(refusal=refusal)
     raise refusal

@@ -126,9 +126,9 @@ class EntryDetailApi(Api):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         reason = values.pop("reason", "")
-        for name, value in values.items():
-            setattr(entry, name, value)
-        record_save(obj=entry, actor=request.user, reason=reason)
+        # Only the fields sent are applied, to the row as locked: a concurrent PATCH of
+        # another field is never overwritten with this request's stale copy.
+        record_save(obj=entry, changes=values, actor=request.user, reason=reason)
         return Response(EntryOutput(get_object_or_404(_entries(), pk=pk)).data)
 
 
@@ -203,9 +203,7 @@ class LicenceDetailApi(Api):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         reason = values.pop("reason", "")
-        for name, value in values.items():
-            setattr(licence, name, value)
-        record_save(obj=licence, actor=request.user, reason=reason)
+        record_save(obj=licence, changes=values, actor=request.user, reason=reason)
         return Response(LicenceOutput(get_object_or_404(_licences(), pk=pk)).data)
 
 

@@ -119,9 +119,10 @@ def world(members) -> World:
         canonical=kept,
         actor=archivist,
     )
-    entry = a.entries.get()
+    # The record edited by the endpoints is b's: a is held, and held records do not change.
+    entry = b.entries.get()
     licence = record_save(obj=Licence(entry=entry, holder="Staff"), actor=None)
-    record_save(obj=Licence(entry=b.entries.get(), holder="Agency"), actor=None)
+    record_save(obj=Licence(entry=a.entries.get(), holder="Agency"), actor=None)
     hold = legal_hold_place(matter_reference="M-7", reason="claim", assets=[a], actor=compliance)
     lone, loose, executable = (
         ingest_bytes(image_bytes(make_scene(seed)), collection=collection, path=f"{seed}")
