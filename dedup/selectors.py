@@ -9,8 +9,11 @@ from dedup.models import DuplicateCandidate
 
 
 def assets_lacking_fingerprint(*, retry_errors: bool = False):
-    """Live assets with no fingerprint, or one made by another hash recipe."""
+    """Live assets with no fingerprint, one made by another hash recipe, or no pixel digest."""
     stale = Q(fingerprint__isnull=True) | ~Q(fingerprint__hash_version=HASH_VERSION)
+    # Fingerprints made before pixel digests existed: without one, pixel twins of a held
+    # asset are not frozen (multi-frame files never get one, see dedup.imaging).
+    stale |= Q(fingerprint__pixel_sha256="", fingerprint__error="", frame_count=1)
     if retry_errors:
         stale |= ~Q(fingerprint__error="")
     return Asset.objects.holding_bytes().filter(stale).order_by("pk")

@@ -256,3 +256,28 @@ class TestReplacedAssetsFrozen:
         legal_hold_place(matter_reference="M-1", reason="r", assets=[chain[0]], actor=officer)
 
         assert asset_is_frozen(asset=free) is False
+
+
+@pytest.mark.django_db
+def test_fingerprints_from_before_pixel_digests_are_backfilled(officer, collection):
+    """`manage.py fingerprint` recomputes fingerprints lacking a digest; twins then freeze."""
+    from django.core.management import call_command
+
+    from dedup.selectors import assets_lacking_fingerprint
+
+    image = Image.new("RGB", (16, 16), "teal")
+    first = ingest(
+        encode(image, "png", note="", orientation=1), collection=collection, path="t.png"
+    )
+    second = ingest(
+        encode(image, "bmp", note="", orientation=1), collection=collection, path="t.bmp"
+    )
+    Fingerprint.objects.update(pixel_sha256="")  # as migrated: the column exists, empty
+    legal_hold_place(matter_reference="M-1", reason="r", assets=[first], actor=officer)
+    assert asset_is_frozen(asset=second) is False
+    assert set(assets_lacking_fingerprint()) == {first, second}
+
+    call_command("fingerprint", "--workers", "1", "--no-progress", stdout=io.StringIO())
+
+    assert asset_is_frozen(asset=second) is True
+    assert not assets_lacking_fingerprint().exists()
