@@ -153,13 +153,13 @@ def _take(
     """Walk steps until limit of them ran; blocked (and refused) ones are kept, not counted."""
     taken, ran = [], 0
     for step in steps:
-        if ran >= limit:
-            break
         taken.append(step)
         if step.blocked:
             step.outcome = "blocked"
         elif attempt(step):
             ran += 1
+            if ran >= limit:
+                break
     return taken
 
 

@@ -41,9 +41,9 @@ def enforce(*args) -> str:
 
 
 @pytest.fixture
-def cold_policy(db):
+def cold_policy(staff):
     policy = RetentionPolicy.objects.get(key="originals-keep-forever", is_current=True)
-    return policy_change(policy=policy, actor=None, cold_after_days=90)
+    return policy_change(policy=policy, actor=staff, cold_after_days=90)
 
 
 @pytest.fixture
@@ -128,3 +128,20 @@ class TestEnforcement:
 
         assert "blocked [legal_hold]" in output
         assert stored_sha(replaced) == replaced.sha256
+
+    def test_the_job_acts_as_the_system_and_never_as_nobody(
+        self, cold_policy, old, django_capture_on_commit_callbacks
+    ):
+        from archive.errors import ArchiveError
+        from archive.models import AuditEvent
+        from retention.enforce import retention_enforce
+
+        with pytest.raises(ArchiveError, match="named person or the system"):
+            retention_enforce(dry_run=False, actor=None)
+        assert not PendingMove.objects.exists()
+
+        with django_capture_on_commit_callbacks(execute=True):
+            enforce()
+
+        moved = AuditEvent.objects.get(verb="asset.moved", object_id=str(old[0].pk))
+        assert (moved.actor, moved.actor_name) == (None, "system")
