@@ -237,7 +237,8 @@ def _source_keep(move: PendingMove, asset: Asset, problem: str) -> str:
     from retention.fixity import fixity_record
 
     actual = stored_digest(alias=asset.storage_alias, key=asset.storage_key)
-    if not move.error:
+    if not move.error.startswith(problem):
+        # Recorded once per problem, not on every resume that finds it again.
         fixity_record(asset=asset, actual_sha256=actual or "", error=problem)
     if stored_digest(alias=move.from_alias, key=move.from_key) != move.sha256:
         # No copy verifies: nothing is deleted; a person decides (fixity shows it).

@@ -108,9 +108,10 @@ def quarantine_switch(
         actor=actor,
         reason=record.reason,
         changes=_pointer(move),
-        after={"restore_deadline": record.restore_deadline, "storage_alias": asset.storage_alias}
-        if move is None
-        else {"restore_deadline": record.restore_deadline, "storage_alias": move.to_alias},
+        after={
+            "restore_deadline": record.restore_deadline,
+            "storage_alias": asset.storage_alias if move is None else move.to_alias,
+        },
     )
     record.full_clean()
     record.save()
