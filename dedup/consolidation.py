@@ -27,6 +27,7 @@ from django.utils import timezone
 from archive.actors import actor_require, actor_user
 from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
+from archive.faults import crash_point
 from archive.holds import hold_refusals_audited
 from archive.licensing import licence_conflict_unresolved
 from archive.lifecycle import Transition, asset_transition, assets_lock, guard_check
@@ -214,6 +215,7 @@ def consolidation_execute(
     snapshot = {"canonical_exif": canonical.exif}
     merged, exif_provenance = _exif_merge(canonical.exif, canonical.pk, replaced)
     moved = _entries_repoint(canonical, replaced, actor)
+    crash_point("consolidate.entries_repointed")
     snapshot["entries"] = moved
     canonical.exif = merged
     canonical.save(update_fields=["exif"])
@@ -236,6 +238,7 @@ def consolidation_execute(
             changes={"replaced_by": canonical},
             after={"replaced_by": canonical.pk, "consolidation": consolidation.pk},
         )
+        crash_point("consolidate.replaced")
         asset_quarantine(asset=asset, actor=actor, reason=why)
     audit_record(
         actor=actor,
@@ -351,6 +354,7 @@ def consolidation_undo(*, consolidation: Consolidation, actor, reason: str = "")
     replaced = list(consolidation.replaced.order_by("pk").values_list("pk", flat=True))
     for asset_id in replaced:
         asset_restore(asset=locked[asset_id], actor=actor, reason=why)
+    crash_point("undo.restored")
     returned = _entries_return(consolidation, actor)
     consolidation.undone_at, consolidation.undone_by = timezone.now(), person
     consolidation.save(update_fields=["undone_at", "undone_by"])
