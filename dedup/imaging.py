@@ -20,6 +20,8 @@ import numpy as np
 import PIL
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
+from archive.imaging import decode_budget, decoded_bytes, png_bandable, png_bands
+
 # Smallest edge (pixels) the reduced decode must keep; pHash resamples to 32x32 and dHash
 # to 9x8, so 256 leaves a >=8x margin of real pixels for the final Lanczos filter.
 DECODE_TARGET = 256
@@ -39,6 +41,9 @@ PIXEL_DIGEST_STRIP_BYTES = 4 << 20
 _DIGEST_MODES = {"1": "L", "PA": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I", "I;16N": "I"}
 # Formats whose fingerprint decode is DCT-scaled (draft), not the file's real pixels.
 _DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
+# Decoded bytes of one band: mode conversions and the box reduction work a band at a time,
+# so no full-size copy of a frame is ever made beside the decode itself.
+BAND_BYTES = 8 << 20
 
 U64_MASK = (1 << 64) - 1
 _WHITE = {"L": 255, "RGB": (255, 255, 255)}
@@ -139,31 +144,124 @@ def _decode(
         # but meaningless hashes.
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for hashing")
     fp = _ensure_readable(fp=fp)
-    start, digest = fp.tell(), ""
+    start = fp.tell()
     with _translate_errors():
         im = _open_checked(fp=fp)
         info = _source_info(im=im)
         # A digest of the first frame alone would call files twins whose later frames differ.
         pixel_digest = pixel_digest and info.frames == 1
+        # Memory: a frame is decoded whole only within the decode budget (archive.imaging);
+        # larger ones are DCT-scaled (JPEG) or decoded a band of rows at a time (PNG).
+        whole = decoded_bytes(im) <= decode_budget()
         if im.format in _DRAFT_FORMATS:
-            if pixel_digest:
-                # The draft below is DCT-scaled grey, not the file's pixels: these formats
-                # (only these) are decoded once more at full size for the digest, first, so
-                # no more than one full-size frame is in memory at a time.
-                digest = _full_size_digest(fp=fp, start=start)
-            # DCT-domain scaling skips most IDCT work; asking for L lets libjpeg skip
-            # chroma entirely since its Y channel uses the same luma weights as convert("L").
-            im.draft("L", (target, target))
-        im.load()
-        orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
-        if pixel_digest and im.format not in _DRAFT_FORMATS:
-            # The one full-size decode the hashes start from.
-            digest = pixel_sha256(im=im, orientation=orientation)
-        small = _reduce(im=_normalise_mode(im=im), target=target)
+            small, orientation, digest = _decode_draft(
+                im=im, fp=fp, start=start, target=target, pixel_digest=pixel_digest and whole
+            )
+        elif whole:
+            small, orientation, digest = _decode_whole(
+                im=im, target=target, pixel_digest=pixel_digest
+            )
+        elif png_bandable(im):
+            small, orientation, digest = _decode_png_bands(
+                im=im, fp=fp, target=target, pixel_digest=pixel_digest
+            )
+        else:
+            w, h = im.size
+            raise ImageDecodeError(
+                f"{w}x{h} {im.mode} is too large to decode within the memory budget "
+                f"({decode_budget() >> 20} MiB)"
+            )
         gray = _orient(im=_to_gray(im=small), orientation=orientation)
     if orientation in (5, 6, 7, 8):
         info = SourceInfo(info.height, info.width, info.format, info.mode, info.frames)
     return gray, info, digest
+
+
+def _decode_draft(*, im, fp, start, target, pixel_digest) -> tuple[Image.Image, int, str]:
+    digest = ""
+    if pixel_digest:
+        # The draft below is DCT-scaled grey, not the file's pixels: these formats (only
+        # these) are decoded once more at full size for the digest, first, so no more than
+        # one full-size frame is in memory at a time (and only within the decode budget).
+        digest = _full_size_digest(fp=fp, start=start)
+    # DCT-domain scaling skips most IDCT work; asking for L lets libjpeg skip chroma
+    # entirely since its Y channel uses the same luma weights as convert("L").
+    im.draft("L", (target, target))
+    im.load()
+    orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+    return _reduce(im=_normalise_mode(im=im), target=target), orientation, digest
+
+
+def _decode_whole(*, im, target, pixel_digest) -> tuple[Image.Image, int, str]:
+    im.load()
+    orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+    # The one full-size decode the hashes start from.
+    digest = pixel_sha256(im=im, orientation=orientation) if pixel_digest else ""
+    bounds = im.getextrema() if im.mode in _HIGH_DEPTH_MODES else None
+    factor = _reduce_factor(size=im.size, target=target)
+    rows = _band_rows(width=im.width, factor=factor)
+    bands = (
+        im.crop((0, top, im.width, min(im.height, top + rows))) for top in range(0, im.height, rows)
+    )
+    return (
+        _reduce_bands(bands=bands, size=im.size, factor=factor, bounds=bounds),
+        orientation,
+        digest,
+    )
+
+
+def _decode_png_bands(*, im, fp, target, pixel_digest) -> tuple[Image.Image, int, str]:
+    # PNG keeps EXIF before the image data (eXIf); reading a later one would decode it all.
+    orientation = im.getexif().get(ExifTags.Base.Orientation, 1) if "exif" in im.info else 1
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    # Rows arrive top to bottom: the digest is taken on the way unless the orientation
+    # turns columns into rows.
+    digest = None
+    if pixel_digest and method in (None, Image.Transpose.FLIP_LEFT_RIGHT):
+        mode = _digest_mode(im=im)
+        digest = _digest_start(mode=mode, size=im.size)
+    factor = _reduce_factor(size=im.size, target=target)
+
+    def bands():
+        for band in png_bands(fp, im, band_bytes=BAND_BYTES, rows_multiple=factor):
+            if digest is not None:
+                strip = band if band.mode == mode else band.convert(mode)
+                if method is not None:  # FLIP_LEFT_RIGHT is 0: test against None
+                    strip = strip.transpose(method)
+                digest.update(strip.tobytes())
+            yield band
+
+    small = _reduce_bands(bands=bands(), size=im.size, factor=factor, bounds=None)
+    return small, orientation, digest.hexdigest() if digest is not None else ""
+
+
+def _reduce_factor(*, size: tuple[int, int], target: int) -> int:
+    factor = min(size) // target
+    return factor if factor >= 2 else 1
+
+
+def _band_rows(*, width: int, factor: int) -> int:
+    rows = BAND_BYTES // (4 * max(1, width)) // factor * factor
+    return max(factor, rows)
+
+
+def _reduce_bands(*, bands, size: tuple[int, int], factor: int, bounds) -> Image.Image:
+    """Normalise and box-reduce a frame band by band into one small image.
+
+    Every band but the last spans a multiple of factor rows, so the result equals
+    normalising and reducing the whole frame at once (each is per pixel or per box).
+    """
+    width, height = size
+    small, top = None, 0
+    for band in bands:
+        part = _normalise_mode(im=band, bounds=bounds)
+        if factor > 1:
+            part = part.reduce(factor)
+        if small is None:
+            small = Image.new(part.mode, (-(-width // factor), -(-height // factor)))
+        small.paste(part, (0, top))
+        top += part.height
+    return small
 
 
 def _full_size_digest(*, fp: BinaryIO, start: int) -> str:
@@ -185,7 +283,7 @@ def pixel_sha256(*, im: Image.Image, orientation: int = 1) -> str:
     method = _ORIENTATION_TRANSPOSE.get(orientation)
     w, h = im.size
     width, height = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-    digest = hashlib.sha256(f"keepsake-pixels/v1 {mode} {width}x{height}\n".encode())
+    digest = _digest_start(mode=mode, size=(width, height))
     row_bytes = max(1, width * Image.getmodebands(mode) * 4)
     rows = max(1, PIXEL_DIGEST_STRIP_BYTES // row_bytes)
     for top in range(0, height, rows):
@@ -197,6 +295,11 @@ def pixel_sha256(*, im: Image.Image, orientation: int = 1) -> str:
             strip = strip.transpose(method)
         digest.update(strip.tobytes())
     return digest.hexdigest()
+
+
+def _digest_start(*, mode: str, size: tuple[int, int]):
+    width, height = size
+    return hashlib.sha256(f"keepsake-pixels/v1 {mode} {width}x{height}\n".encode())
 
 
 def _digest_mode(*, im: Image.Image) -> str:
@@ -286,14 +389,17 @@ def _source_info(*, im: Image.Image) -> SourceInfo:
     return SourceInfo(im.width, im.height, im.format or "UNKNOWN", im.mode, frames)
 
 
-def _normalise_mode(*, im: Image.Image) -> Image.Image:
-    """Bring exotic modes to L or RGB, compositing transparency onto white."""
+def _normalise_mode(*, im: Image.Image, bounds=None) -> Image.Image:
+    """Bring exotic modes to L or RGB, compositing transparency onto white.
+
+    bounds: the (min, max) of the whole frame when im is one band of a high-depth frame.
+    """
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if im.mode in _ALPHA_MODES:
         return _flatten_alpha(im=im)
     if im.mode in _HIGH_DEPTH_MODES:
-        return _to_8bit(im=im)
+        return _to_8bit(im=im, bounds=bounds)
     if im.mode in ("L", "RGB"):
         return im
     return im.convert("L" if im.mode == "1" else "RGB")
@@ -308,12 +414,13 @@ def _flatten_alpha(*, im: Image.Image) -> Image.Image:
     return canvas
 
 
-def _to_8bit(*, im: Image.Image) -> Image.Image:
+def _to_8bit(*, im: Image.Image, bounds=None) -> Image.Image:
     """Scale 16-bit or wider grayscale to 8 bits instead of clipping at 255."""
     data = np.asarray(im, dtype=np.float64)
-    low = min(float(data.min()), 0.0)
+    found = bounds if bounds is not None else (float(data.min()), float(data.max()))
+    low = min(float(found[0]), 0.0)
     # Assume the nominal 16-bit range unless the data proves it is wider.
-    high = max(float(data.max()), 65535.0 if im.mode != "F" else 1.0)
+    high = max(float(found[1]), 65535.0 if im.mode != "F" else 1.0)
     scaled = np.round((data - low) * (255.0 / (high - low)))
     return Image.fromarray(scaled.astype(np.uint8), mode="L")
 
