@@ -2,7 +2,7 @@
 
 import functools
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Q, QuerySet, Sum
@@ -86,7 +86,7 @@ k_twin(id) AS (
     SELECT a.id FROM {table} a
     WHERE a.sha256 IN (SELECT b.sha256 FROM {table} b JOIN k_tree1 ON b.id = k_tree1.id){hooks}
 ),{tree2}
-SELECT id FROM k_tree2"""
+{select}"""
 
 
 def _any(conditions: Iterable[Q]) -> Q:
@@ -98,47 +98,71 @@ def _compiled(query: QuerySet) -> tuple[str, tuple]:
     return query.query.get_compiler(using=query.db).as_sql()
 
 
-def _registered_twins() -> tuple[str, list]:
-    """The SQL of every asset_twins implementation, asked about the assets in k_tree1."""
-    # The implementations get a query to use as a subquery; it names the CTE, so their
-    # answers are spliced into the family's WITH instead of nesting it again.
-    asked = Asset.objects.filter(pk__in=RawSQL("SELECT id FROM k_tree1", ())).values("pk")  # noqa: S611
+def _cte(name: str) -> QuerySet:
+    """The assets of one step of the family query, for queries built on them."""
+    # name is one of the fixed CTE names above, never input.
+    return Asset.objects.filter(pk__in=RawSQL(f"SELECT id FROM {name}", ()))  # noqa: S608, S611
+
+
+def _unions(queries: Iterable[QuerySet]) -> tuple[str, list]:
+    """One compound SELECT of the queries (each compiled, its values bound parameters)."""
     parts, params = [], []
-    for number, asset_twins in enumerate(hooks.asset_twins):
-        found = asset_twins(asset_ids=asked)
-        if found is None:
-            continue
-        if not isinstance(found, QuerySet):
-            found = Asset.objects.filter(pk__in=list(found)).values("pk")
+    for number, query in enumerate(queries):
         try:
-            sql, found_params = _compiled(found)
+            sql, query_params = _compiled(query)
         except EmptyResultSet:
             continue
-        # A compiled ORM query with bound parameters, under a fixed alias.
-        parts.append(f"\n    UNION\n    SELECT * FROM ({sql}) AS k_hook{number}")  # noqa: S608
-        params.extend(found_params)
-    return "".join(parts), params
+        parts.append(f"SELECT * FROM ({sql}) AS k_part{number}")  # noqa: S608
+        params.extend(query_params)
+    return "\nUNION\n".join(parts), params
 
 
-def asset_family(*, asset_ids: QuerySet) -> QuerySet:
-    """The given assets (a query of primary keys) and every asset frozen together with them."""
+def _registered_twins(*, of: QuerySet) -> list[QuerySet]:
+    twins = []
+    for asset_twins in hooks.asset_twins:
+        found = asset_twins(asset_ids=of.values("pk"))
+        if found is not None and not isinstance(found, QuerySet):
+            found = Asset.objects.filter(pk__in=list(found)).values("pk")
+        if found is not None:
+            twins.append(found)
+    return twins
+
+
+def _family_select(
+    *, asset_ids: QuerySet, select: Callable[[QuerySet], list[QuerySet]]
+) -> RawSQL | None:
+    """One query: the family of asset_ids, then select(family) read from it (a union).
+
+    The family is computed once, whatever select reads from it; the twins registered on
+    hooks.asset_twins get the trees of the seed as a query naming the CTE, so their
+    answers are spliced into the same WITH instead of nesting it again.
+    """
     try:
         seed, seed_params = _compiled(asset_ids)
     except EmptyResultSet:
-        return Asset.objects.none()
+        return None
     table = Asset._meta.db_table
-    hook_sql, hook_params = _registered_twins()
+    twins_sql, twins_params = _unions(_registered_twins(of=_cte("k_tree1")))
+    select_sql, select_params = _unions(select(_cte("k_tree2")))
+    if not select_sql:
+        return None
     # The ORM has no recursive queries. Only compiled ORM queries, the model's own table
     # name and fixed CTE names are spliced in; every value stays a bound parameter.
     sql = _FAMILY_SQL.format(
         seed=seed,
         table=table,
         tree1=_TREE_SQL.format(n=1, start="k_seed", table=table),
-        hooks=hook_sql,
+        hooks=f"\n    UNION\n{twins_sql}" if twins_sql else "",
         tree2=_TREE_SQL.format(n=2, start="k_twin", table=table),
+        select=select_sql,
     )
-    family = RawSQL(sql, (*seed_params, *hook_params))  # noqa: S611
-    return Asset.objects.filter(pk__in=family)
+    return RawSQL(sql, (*seed_params, *twins_params, *select_params))  # noqa: S611
+
+
+def asset_family(*, asset_ids: QuerySet) -> QuerySet:
+    """The given assets (a query of primary keys) and every asset frozen together with them."""
+    rows = _family_select(asset_ids=asset_ids, select=lambda family: [family.values("pk")])
+    return Asset.objects.filter(pk__in=rows) if rows is not None else Asset.objects.none()
 
 
 def _named(*, holds: QuerySet, collections: bool = True) -> Q:
@@ -166,22 +190,30 @@ def hold_scope(*, holds: QuerySet, collections: bool = True) -> QuerySet:
     return asset_family(asset_ids=named)
 
 
+def _collections_of(family: QuerySet) -> list[QuerySet]:
+    return [family.values(path) for path in _COLLECTION_PATHS]
+
+
 def hold_reach(*, asset_ids: QuerySet) -> tuple[QuerySet, QuerySet]:
     """The family of the assets, and the collections a hold on which would freeze them."""
-    family = asset_family(asset_ids=asset_ids)
-    collections = Collection.objects.filter(
-        _any(Q(pk__in=family.values(path)) for path in _COLLECTION_PATHS)
+    rows = _family_select(asset_ids=asset_ids, select=_collections_of)
+    collections = (
+        Collection.objects.filter(pk__in=rows) if rows is not None else Collection.objects.none()
     )
-    return family, collections
+    return asset_family(asset_ids=asset_ids), collections
+
+
+def _holds_of(family: QuerySet) -> list[QuerySet]:
+    collections = Collection.objects.filter(
+        _any(Q(pk__in=query) for query in _collections_of(family))
+    )
+    return [*(family.values(path) for path in _HOLD_PATHS), collections.values("legal_holds")]
 
 
 def holds_over(*, asset_ids: QuerySet) -> QuerySet:
     """The holds (active or not) whose scope reaches any of the assets: hold_scope backwards."""
-    family, collections = hold_reach(asset_ids=asset_ids)
-    return LegalHold.objects.filter(
-        _any(Q(pk__in=family.values(path)) for path in _HOLD_PATHS)
-        | Q(pk__in=collections.values("legal_holds"))
-    )
+    rows = _family_select(asset_ids=asset_ids, select=_holds_of)
+    return LegalHold.objects.filter(pk__in=rows) if rows is not None else LegalHold.objects.none()
 
 
 def _active_holds() -> QuerySet:
