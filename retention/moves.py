@@ -177,8 +177,8 @@ def move_switch(move: PendingMove, *, actor, intent: dict | None = None) -> str:
         return PendingMove.Step.STARTED
     step = _switch_apply(move, asset, actor, intent)
     if step == PendingMove.Step.CANCELLED:
+        _destination_discard(move)
         _step_set(move, step, error="under legal hold: restored in place")
-        _discard_on_commit(move)
         return step
     _step_set(move, PendingMove.Step.SWITCHED)
     move_source_delete_on_commit(move)
@@ -196,29 +196,25 @@ def move_source_delete_on_commit(move: PendingMove) -> None:
     transaction.on_commit(delete, robust=True)
 
 
-def _discard_on_commit(move: PendingMove) -> None:
-    move_id = move.pk
-    transaction.on_commit(lambda: move_destination_discard(move_id), robust=True)
+def _destination_discard(move: PendingMove) -> None:
+    # Called with the moved asset locked: it is the one live asset of this content, so
+    # nothing can come to point at the destination meanwhile. Deleting before the move is
+    # closed means a crash in between leaves an open move (resumed), never an orphan file.
+    if move.kind != PendingMove.Kind.PURGE and not location_in_use(
+        alias=move.to_alias, key=move.to_key
+    ):
+        storages[move.to_alias].delete(move.to_key)
 
 
 @audited
-def move_destination_discard(move_id: int) -> str:
-    """Delete what a cancelled move copied, unless an asset points at it; idempotent."""
-    move = PendingMove.objects.get(pk=move_id)
-    if move.step != PendingMove.Step.CANCELLED or move.kind == PendingMove.Kind.PURGE:
-        return "kept"
-    _lock_sha(move.sha256)
-    if location_in_use(alias=move.to_alias, key=move.to_key):
-        return "kept"
-    storages[move.to_alias].delete(move.to_key)
-    return "deleted"
-
-
 def move_cancel(move: PendingMove, *, error: str) -> None:
-    """Close a move that cannot finish; what it copied is deleted once that commits."""
-    with audited():
-        _step_set(move, PendingMove.Step.CANCELLED, error=error)
-        _discard_on_commit(move)
+    """Close a move that cannot finish, deleting what it copied unless an asset uses it."""
+    asset_lock(move.asset_id)
+    move.refresh_from_db()
+    if not move.is_open or move.step == PendingMove.Step.SWITCHED:
+        return
+    _destination_discard(move)
+    _step_set(move, PendingMove.Step.CANCELLED, error=error)
 
 
 def _current_copy_problem(move: PendingMove, asset: Asset) -> str:
@@ -257,8 +253,8 @@ def _source_keep(move: PendingMove, asset: Asset, problem: str) -> str:
         before={"storage": f"{asset.storage_alias}:{asset.storage_key}"},
         after={"storage": f"{move.from_alias}:{move.from_key}", "sha256": move.sha256},
     )
+    _destination_discard(move)
     _step_set(move, PendingMove.Step.CANCELLED, error=f"{problem}; the source was kept")
-    _discard_on_commit(move)
     return "kept"
 
 

@@ -59,6 +59,13 @@ def _pointer(move: PendingMove | None) -> dict:
     return {"storage_alias": move.to_alias, "storage_key": move.to_key}
 
 
+def _where(asset: Asset, move: PendingMove | None) -> str:
+    # Where the asset's pointer names after the transition, as audit events write it.
+    if move is None:
+        return f"{asset.storage_alias}:{asset.storage_key}"
+    return f"{move.to_alias}:{move.to_key}"
+
+
 def _intent_recorded(move: PendingMove) -> dict | None:
     # The opening event of this move: its reason (and window) survive a crash there.
     events = AuditEvent.objects.filter(
@@ -108,10 +115,8 @@ def quarantine_switch(
         actor=actor,
         reason=record.reason,
         changes=_pointer(move),
-        after={
-            "restore_deadline": record.restore_deadline,
-            "storage_alias": asset.storage_alias if move is None else move.to_alias,
-        },
+        before={"storage": f"{asset.storage_alias}:{asset.storage_key}"},
+        after={"restore_deadline": record.restore_deadline, "storage": _where(asset, move)},
     )
     record.full_clean()
     record.save()
@@ -172,12 +177,11 @@ def restore_switch(*, asset: Asset, actor, intent: dict, move: PendingMove | Non
         actor=actor,
         reason=intent["reason"],
         changes=_pointer(move),
-        before={"replaced_by": asset.replaced_by_id},
-        after={
-            "storage_alias": asset.storage_alias if move is None else move.to_alias,
-            "sha256": asset.sha256,
-            "quarantine": record.pk,
+        before={
+            "replaced_by": asset.replaced_by_id,
+            "storage": f"{asset.storage_alias}:{asset.storage_key}",
         },
+        after={"storage": _where(asset, move), "sha256": asset.sha256, "quarantine": record.pk},
     )
     return move is not None
 
