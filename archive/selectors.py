@@ -224,11 +224,6 @@ def _one(asset: Asset) -> QuerySet:
     return Asset.objects.filter(pk=asset.pk).values("pk")
 
 
-def assets_with_twins(*, asset_ids: QuerySet) -> QuerySet:
-    """The assets with the given ids and every asset frozen together with them."""
-    return asset_family(asset_ids=asset_ids)
-
-
 def assets_frozen_among(*, asset_ids: Iterable[int]) -> set[int]:
     """Which of a few assets (a page of a list) are frozen, without scanning every asset."""
     ids = set(asset_ids)
