@@ -85,8 +85,8 @@ def _scope_lock(*, hold: LegalHold) -> list[int]:
     # Locking the rows makes placement and any guarded action on them take turns, so an
     # action either finishes before the hold exists or sees it.
     locked = list(scope.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
-    collections = hold.collections.order_by("pk").select_for_update(no_key=True)
-    list(collections.values_list("pk", flat=True))
+    collections = Collection.objects.filter(legal_holds=hold).order_by("pk")
+    list(collections.select_for_update(no_key=True, of=("self",)).values_list("pk", flat=True))
     return locked
 
 
