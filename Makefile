@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test soak torture lint format check bench install schema
+.PHONY: demo test soak torture fuzz lint format check bench install schema
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ soak: $(VENV)/.installed  ## the lifecycle state machine on purpose: many random
 torture: $(VENV)/.installed  ## concurrency torture (4 processes, 120 s) and crash injection; PostgreSQL in DATABASE_URL
 	$(PY) bench/torture.py --processes 4 --seconds 120
 	$(PY) -m pytest -q tests/crash
+
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(VENV)/.installed  ## hostile files at length: random mutations and malformed kinds through probe, ingest, upload
+	KEEPSAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KEEPSAKE_FUZZ_RANDOM=1 $(PY) -m pytest -q -s \
+	  -p no:cacheprovider tests/fuzz
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

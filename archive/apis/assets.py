@@ -232,7 +232,9 @@ class AssetListApi(ListApi):
     required_permissions = {"GET": ["archive.view_asset"], "POST": ["archive.add_asset"]}
 
     class UploadInput(serializers.Serializer):
-        file = serializers.FileField()
+        # An empty file reaches the ingest, which records its refusal (422) like any other
+        # file that is not an image, instead of a 400 that leaves no trace.
+        file = serializers.FileField(allow_empty_file=True)
         collection = serializers.CharField(max_length=200)
         path = serializers.CharField(
             max_length=1024, required=False, help_text="the file's path on the sending system"

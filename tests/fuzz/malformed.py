@@ -11,6 +11,7 @@ the fuzz tests of ingest and upload; `png_streamed` writes huge PNGs in little m
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -218,8 +219,13 @@ def huge_dimensions():
     yield "ppm-huge.ppm", b"P6 100000 100000 255\n" + b"\x00" * 300
 
 
+@functools.cache
+def _inflating() -> bytes:
+    return zlib.compress(b"A" * (64 << 20), 9)
+
+
 def text_chunk_bombs():
-    inflating = zlib.compress(b"A" * (64 << 20), 9)
+    inflating = _inflating()
     yield "ztxt-bomb.png", _after_ihdr(png_chunk(b"zTXt", b"Comment\x00\x00" + inflating))
     itxt = b"Comment\x00\x01\x00en\x00Comment\x00" + inflating
     yield "itxt-bomb.png", _after_ihdr(png_chunk(b"iTXt", itxt))
@@ -418,6 +424,11 @@ KINDS: list[Callable[[], Iterator[tuple[str | bytes, bytes]]]] = [
 ]
 
 
+@functools.cache
+def _cases() -> tuple[tuple[str | bytes, bytes], ...]:
+    return tuple(case for kind in KINDS for case in kind())
+
+
 def malformed_cases() -> list[tuple[str | bytes, bytes]]:
     """Every hand-made case as (file name, bytes); names may be bytes that are not UTF-8."""
-    return [case for kind in KINDS for case in kind()]
+    return list(_cases())
