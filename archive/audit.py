@@ -24,8 +24,10 @@ from archive.models import AuditChainHead, AuditEvent
 
 SYSTEM_ACTOR = SYSTEM_NAME
 
-# Events of the audited block being run, appended to the chain when it ends (see audited).
+# Events of the audited block being run, appended to the chain when it ends (see audited),
+# and the work to run once it has ended (see after_audited).
 _pending: ContextVar[list | None] = ContextVar("keepsake_audit_pending", default=None)
+_after: ContextVar[list | None] = ContextVar("keepsake_audit_after", default=None)
 
 
 def _canonical_json(value) -> str:
@@ -158,11 +160,16 @@ def _chain_append(events: list[AuditEvent]) -> None:
     head.save(update_fields=["last_sequence", "last_hash"])
 
 
-def _pending_flush(pending: list) -> None:
+def _live(items: list) -> list:
+    # What was registered inside a savepoint that rolled back lost its on-commit marker.
     live = {id(func) for _sids, func, _robust in connection.run_on_commit}
-    events = [event for marker, event in pending if id(marker) in live]
-    if events:
-        _chain_append(events)
+    return [item for marker, item in items if id(marker) in live]
+
+
+def _marked(items: list, item) -> None:
+    marker = _Alive()
+    transaction.on_commit(marker)
+    items.append((marker, item))
 
 
 @contextmanager
@@ -172,13 +179,31 @@ def _audited_block():
         with transaction.atomic():
             yield
         return
-    with transaction.atomic():
-        token = _pending.set([])
-        try:
+    tokens = _pending.set([]), _after.set([])
+    try:
+        with transaction.atomic():
             yield
-            _pending_flush(_pending.get())
-        finally:
-            _pending.reset(token)
+            events, after = _live(_pending.get()), _live(_after.get())
+            if events:
+                _chain_append(events)
+    finally:
+        _pending.reset(tokens[0])
+        _after.reset(tokens[1])
+    for work in after:
+        work()
+
+
+def after_audited(work) -> None:
+    """Run work() once the outermost audited block has ended (committed, unless a caller's
+    own transaction surrounds it); dropped if the block or its savepoint rolls back.
+
+    Byte work (copies to and from storage) goes here, so it never runs while the
+    operation's locks are held, and it runs right after the operation, in the same call.
+    """
+    after = _after.get()
+    if after is None:
+        raise ArchiveError("after_audited is called inside an audited block.")
+    _marked(after, work)
 
 
 def audited(fn=None):
@@ -235,9 +260,7 @@ def audit_record(
     if pending is None:
         _chain_append([event])
         return event
-    marker = _Alive()
-    transaction.on_commit(marker)
-    pending.append((marker, event))
+    _marked(pending, event)
     return event
 
 

@@ -156,6 +156,8 @@ def asset_transition(
     # The state is on the record when it changes; other transitions say what they changed.
     changes_state = "state" in fields and fields["state"] != asset.state
     recorded_before = {**({"state": asset.state} if changes_state else {}), **(before or {})}
+    # Every change of the pointer is on the record the same way, whoever asked for it.
+    old_storage = f"{asset.storage_alias}:{asset.storage_key}"
     with lifecycle_writes():
         for name, value in fields.items():
             setattr(asset, name, value)
@@ -164,13 +166,17 @@ def asset_transition(
     if transition == Transition.RESTORE:
         for hook in hooks.asset_restored:
             hook(asset=asset, actor=actor, reason=reason)
+    recorded_after = {**({"state": asset.state} if changes_state else {}), **(after or {})}
+    new_storage = f"{asset.storage_alias}:{asset.storage_key}"
+    if new_storage != old_storage:
+        recorded_before["storage"], recorded_after["storage"] = old_storage, new_storage
     audit_record(
         actor=actor,
         verb=rule.verb,
         obj=asset,
         reason=reason,
         before=recorded_before or None,
-        after={**({"state": asset.state} if changes_state else {}), **(after or {})},
+        after=recorded_after,
     )
     return asset
 

@@ -25,7 +25,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from archive.actors import actor_require, actor_user
-from archive.audit import audit_record, audited
+from archive.audit import after_audited, audit_record, audited
 from archive.errors import ArchiveError
 from archive.faults import crash_point
 from archive.holds import hold_refusals_audited
@@ -34,7 +34,7 @@ from archive.lifecycle import Transition, asset_transition, assets_lock, guard_c
 from archive.models import Asset, CatalogueEntry
 from dedup.models import Consolidation, DuplicateCandidate
 from retention.models import QuarantineRecord
-from retention.services import asset_quarantine, asset_restore
+from retention.services import moves_finish, quarantine_begin, restore_in_place
 
 # Deadlock and serialisation failures: the database chose this transaction to give way.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
@@ -207,7 +207,13 @@ def consolidation_execute(
     actor,
     reason: str = "",
 ) -> Consolidation:
-    """Consolidate replaced assets into canonical; every step audited, all or nothing."""
+    """Consolidate replaced assets into canonical; every step audited, all or nothing.
+
+    No bytes are copied inside the transaction: it records the records' changes, the
+    replacements and the quarantine moves; the copies run once the outermost audited
+    block has ended (`after_audited`), and a crash in between is finished by
+    `moves_resume`.
+    """
     person = _person(actor, "consolidate duplicates")
     canonical, replaced = _group_lock(canonical.pk, [a.pk for a in replaced])
     _guard(canonical, replaced, actor)
@@ -239,7 +245,7 @@ def consolidation_execute(
             after={"replaced_by": canonical.pk, "consolidation": consolidation.pk},
         )
         crash_point("consolidate.replaced")
-        asset_quarantine(asset=asset, actor=actor, reason=why)
+        _bytes_after(quarantine_begin(asset=asset, actor=actor, reason=why), actor)
     audit_record(
         actor=actor,
         verb="consolidation.executed",
@@ -252,6 +258,11 @@ def consolidation_execute(
         },
     )
     return consolidation
+
+
+def _bytes_after(opened, actor) -> None:
+    if opened is not None:
+        after_audited(lambda: moves_finish(opened=[opened], actor=actor))
 
 
 def consolidation_undo_deadline(consolidation: Consolidation):
@@ -345,7 +356,11 @@ def _entries_return(consolidation: Consolidation, actor) -> int:
 @retrying_conflicts
 @audited
 def consolidation_undo(*, consolidation: Consolidation, actor, reason: str = "") -> None:
-    """Put back entries, metadata and assets as if the consolidation had never happened."""
+    """Put back entries, metadata and assets as if the consolidation had never happened.
+
+    The replaced assets are restored in place at once (active, replacement ended), so the
+    records go back exactly; their bytes go home from quarantine after the transaction.
+    """
     actor_require(actor, "dedup.review_duplicates", "undo a consolidation (review permission)")
     person = _person(actor, "undo a consolidation")
     consolidation, locked = _undo_lock(consolidation)
@@ -353,7 +368,7 @@ def consolidation_undo(*, consolidation: Consolidation, actor, reason: str = "")
     why = f"undo of consolidation {consolidation.pk}"
     replaced = list(consolidation.replaced.order_by("pk").values_list("pk", flat=True))
     for asset_id in replaced:
-        asset_restore(asset=locked[asset_id], actor=actor, reason=why)
+        _bytes_after(restore_in_place(asset=locked[asset_id], actor=actor, reason=why), actor)
     crash_point("undo.restored")
     returned = _entries_return(consolidation, actor)
     consolidation.undone_at, consolidation.undone_by = timezone.now(), person

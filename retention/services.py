@@ -23,9 +23,11 @@ Crash points: `quarantine.opened` / `restore.opened`, then those of retention.mo
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from archive.actors import SYSTEM, actor_user
@@ -215,6 +217,80 @@ def asset_restore(*, asset: Asset, actor, reason: str = "") -> Asset:
         crash_point("restore.opened")
         move_run(move, actor=actor, intent=intent)
     return Asset.objects.get(pk=asset.pk)
+
+
+@dataclass(frozen=True)
+class OpenedMove:
+    """Byte work a caller's transaction decided on, to run once it committed.
+
+    A recorded move (finished by `move_run`, or by `moves_resume` after a crash): the copy
+    of a quarantine, or the way home of bytes a restore in place left in quarantine.
+    """
+
+    asset_id: int
+    move: PendingMove
+    intent: dict | None = None
+
+
+def quarantine_begin(
+    *, asset: Asset, reason: str, actor, window_days: int | None = None
+) -> OpenedMove | None:
+    """The first phase of a quarantine, inside the caller's transaction (no byte work).
+
+    Returns the move to finish with `moves_finish` once the caller committed, or None when
+    the quarantine happened at once (nothing to copy). A crash in between leaves a
+    recorded move that `moves_resume` finishes.
+    """
+    intent = {"reason": reason, "window_days": window_days}
+    opened = _quarantine_open(asset=asset, actor=actor, intent=intent)
+    return OpenedMove(asset.pk, opened, intent) if isinstance(opened, PendingMove) else None
+
+
+@audited
+def restore_in_place(*, asset: Asset, reason: str, actor) -> OpenedMove | None:
+    """Restore inside the caller's transaction, the bytes left in the quarantine tier.
+
+    The asset is active again (its replacement ended, its record closed) at once, which
+    is what an undo needs to put records back exactly; the bytes go home afterwards
+    (`moves_finish`, or enforcement's sweep of active assets in the quarantine tier).
+    """
+    asset = asset_lock(asset)
+    record = _record_open(asset)
+    if record is None:
+        raise ArchiveError(f"{asset} is not in quarantine.", code="conflict")
+    home = record.previous_alias if record.previous_alias in HOME_TIERS else Asset.Tier.HOT
+    restore_switch(asset=asset, actor=actor, intent={"reason": reason})
+    if asset.storage_alias != Asset.Tier.QUARANTINE or asset_is_frozen(asset=asset):
+        return None
+    # Recorded in this transaction, so a crash after it commits is finished by the resumer.
+    move = move_open(asset=asset, kind=PendingMove.Kind.MOVE, to_alias=home, actor=SYSTEM)
+    return OpenedMove(asset.pk, move=move)
+
+
+def moves_finish(*, opened: list[OpenedMove | None], actor) -> dict[int, str]:
+    """Run the byte work a committed transaction decided on; report what was refused.
+
+    A refusal here (a hold placed a moment ago) leaves the asset where it was, the move
+    cancelled and audited; enforcement carries it out once nothing blocks it.
+    """
+    refused = {}
+    for item in opened:
+        if item is None:
+            continue
+        crash_point(f"{item.move.kind}.opened")
+        try:
+            # The system brings restored bytes home; the person asked for the restore.
+            mover = SYSTEM if item.move.kind == PendingMove.Kind.MOVE else actor
+            move_run(item.move, actor=mover, intent=item.intent)
+        except ArchiveError as exc:
+            refused[item.asset_id] = exc.message
+            logger.warning("byte work for asset %s not finished: %s", item.asset_id, exc)
+        except DatabaseError as exc:
+            # The operation that opened the move has committed: never undo or retry it
+            # from here. The recorded move stays open and the resumer finishes it.
+            refused[item.asset_id] = f"left to the resumer: {exc}"
+            logger.warning("move %s left to the resumer: %s", item.move.pk, exc)
+    return refused
 
 
 def quarantine_deadlines_remind(*, within_days: int | None = None) -> int:

@@ -78,3 +78,25 @@ def test_the_chain_head_is_free_until_the_block_appends(user):
         probe.join(timeout=10)
     assert seen == {"locked": True}
     assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_after_audited_work_runs_once_the_block_ended_and_never_after_a_rollback(user):
+    from archive.audit import after_audited
+
+    ran = []
+    with audited():
+        after_audited(lambda: ran.append(("kept", AuditEvent.objects.filter(verb="t.k").count())))
+        audit_record(actor=user, verb="t.k", object_type="t", object_id=1)
+        try:
+            with audited():
+                after_audited(lambda: ran.append(("savepoint rolled back", 0)))
+                raise RuntimeError("inner")
+        except RuntimeError:
+            pass
+        assert ran == []
+    assert ran == [("kept", 1)]  # after the block: its events are on the chain already
+    with pytest.raises(RuntimeError), audited():
+        after_audited(lambda: ran.append(("outer rolled back", 0)))
+        raise RuntimeError("outer")
+    assert ran == [("kept", 1)]
