@@ -38,10 +38,12 @@ class RetentionConfig(AppConfig):
         from retention.fixity import fixity_asset_check
         from retention.guard import retention_asset_guard
         from retention.purge import disposition_items_void
+        from retention.services import quarantine_record_close
 
         # The one guard (archive.lifecycle.guard_check) asks retention after the holds;
         # a restore closes what a quarantine opened for disposition.
         hooks.asset_guards.register(retention_asset_guard)
+        hooks.asset_restored.register(quarantine_record_close)
         hooks.asset_restored.register(disposition_items_void)
         # Bytes found missing while serving them are re-checked and alerted like fixity.
         hooks.asset_bytes_unreadable.register(fixity_asset_check)

@@ -219,6 +219,20 @@ def asset_restore(*, asset: Asset, actor, reason: str = "") -> Asset:
     return Asset.objects.get(pk=asset.pk)
 
 
+def quarantine_record_close(*, asset: Asset, actor, reason: str) -> None:
+    """Close the open quarantine record of an asset restored by another path.
+
+    The `archive.hooks.asset_restored` implementation: a restore through these services
+    closed it already; one the archive makes itself (bytes ingested again) did not.
+    """
+    record = _record_open(asset)
+    if record is None:
+        return
+    record.restored_at, record.restored_by = timezone.now(), actor_user(actor)
+    record.full_clean()
+    record.save(update_fields=["restored_at", "restored_by"])
+
+
 @dataclass(frozen=True)
 class OpenedMove:
     """Byte work a caller's transaction decided on, to run once it committed.

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from archive.models import Asset, CatalogueEntry
-from retention.models import DispositionRequest
+from retention.models import DispositionRequest, QuarantineRecord
 from retention.purge import (
     disposition_execute,
     disposition_request_approve,
@@ -49,6 +49,9 @@ def test_ingest_of_quarantined_bytes_restores_the_asset(collection, user):
     assert asset.replaced_by_id is None
     assert outcome.entry.published_sha256 == asset.sha256
     assert stored_sha(asset) == asset.sha256
+    # The quarantine is over on the record too, so the asset can be quarantined again.
+    assert not QuarantineRecord.objects.filter(asset=asset, restored_at__isnull=True).exists()
+    asset_quarantine(asset=asset, reason="duplicate again", actor=user)
 
 
 def _purgeable(collection, user, requester, approver, data):
