@@ -5,7 +5,7 @@ at reduced scale where the format allows it (JPEG DCT scaling), which still read
 byte of compressed data, so truncated files are caught without a full-size decode.
 
 Memory is bounded: a frame is decoded whole only when its decoded size fits the decode
-budget (`decode_budget`, 128 MiB unless settings say otherwise). Larger JPEGs are decoded
+budget (`decode_budget`, 100 MiB unless settings say otherwise). Larger JPEGs are decoded
 DCT-scaled, larger 8-bit PNGs a band of rows at a time (`png_bands`, also used by the
 fingerprint), and anything else larger is refused with the figures, never decoded.
 """
@@ -30,9 +30,9 @@ DCT_SCALED_FORMATS = frozenset({"JPEG", "MPO"})
 UNSAFE_FORMATS = frozenset({"EPS"})
 
 # Decoded bytes one frame may take when decoded whole (KEEPSAKE_DECODE_BUDGET_BYTES). With
-# the process itself (~100 MiB) and the fingerprint's band-sized temporaries, an upload
+# the process itself (~160 MiB at rest) and the fingerprint's band-sized temporaries, an upload
 # stays under 300 MiB of resident memory (bench/bench_probe_memory.py).
-DEFAULT_DECODE_BUDGET_BYTES = 128 << 20
+DEFAULT_DECODE_BUDGET_BYTES = 100 << 20
 # Decoded bytes of one band when a frame is decoded a band at a time.
 BAND_BYTES = 8 << 20
 # 8-bit, one sample per byte PNG layouts whose rows round-trip exactly through Pillow, so a

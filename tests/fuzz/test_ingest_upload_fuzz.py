@@ -11,6 +11,7 @@ import faulthandler
 import io
 import os
 from collections import Counter
+from contextlib import contextmanager
 from io import StringIO
 
 import pytest
@@ -54,12 +55,15 @@ def tally():
     )
 
 
-@pytest.fixture(autouse=True)
+@contextmanager
 def no_hang():
-    """A thread watchdog (SIGALRM is the ingest's own per-file limit): dump and die."""
+    """A thread watchdog per batch or upload (SIGALRM is the ingest's own per-file limit):
+    past HANG_SECONDS the stacks are dumped and the run dies, a hang CI cannot miss."""
     faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 # ------------------------------------------------------------------ ingest
@@ -82,18 +86,19 @@ def _ingest_and_account(root, files, workers: int, collection: str) -> None:
     shown = _write_tree(root, files)
     out = StringIO()
     try:
-        call_command(
-            "ingest",
-            str(root),
-            "--collection",
-            collection,
-            "--workers",
-            str(workers),
-            "--no-progress",
-            "--file-seconds",
-            "60",
-            stdout=out,
-        )
+        with no_hang():
+            call_command(
+                "ingest",
+                str(root),
+                "--collection",
+                collection,
+                "--workers",
+                str(workers),
+                "--no-progress",
+                "--file-seconds",
+                "60",
+                stdout=out,
+            )
     except BaseException:
         TALLY["failures"] += 1
         raise  # a batch abort
@@ -171,11 +176,12 @@ def _upload_and_account(client, name: str | bytes, data: bytes, path: str) -> No
         name = name.decode("latin-1")
     fp = io.BytesIO(data)
     fp.name = name
-    response = client.post(
-        "/api/v1/assets/",
-        {"file": fp, "collection": "Uploads", "path": path},
-        format="multipart",
-    )
+    with no_hang():
+        response = client.post(
+            "/api/v1/assets/",
+            {"file": fp, "collection": "Uploads", "path": path},
+            format="multipart",
+        )
     TALLY["upload"] += 1
     stored = AssetSource.objects.filter(path=path).exists()
     rejected = IngestRejection.objects.filter(path=path).exclude(reason="").exists()
