@@ -47,7 +47,7 @@ from archive import faults
 from archive.errors import ArchiveError
 from archive.holds import legal_hold_place, legal_hold_release
 from archive.ingest import IngestStatus, asset_ingest
-from archive.licensing import licence_conflict_sign_off
+from archive.licensing import licence_conflict_sign_off, licence_terms_compare
 from archive.models import Asset, CatalogueEntry, Collection, LegalHold, Licence
 from archive.services import collection_get_or_create, record_save
 from dedup.consolidation import consolidation_undo
@@ -437,7 +437,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.act(
             "sign off",
             lambda: licence_conflict_sign_off(
-                assets=assets, reason="terms compatible", actor=self.people.licensing
+                assets=assets,
+                reason="terms compatible",
+                actor=self.people.licensing,
+                # What the licensing officer was shown: the terms as they stand now.
+                terms_fingerprint=licence_terms_compare(assets=assets).terms_fingerprint,
             ),
         )
 
