@@ -51,9 +51,8 @@ class LoadedValues:
         changed = []
         for name in self.remembered_fields:
             attname = self._meta.get_field(name).attname
-            if update_fields is not None and name not in update_fields:
-                if attname not in update_fields:
-                    continue
+            if update_fields is not None and not {name, attname} & set(update_fields):
+                continue
             if attname not in self.__dict__:
                 continue  # deferred and never set: the save leaves the column alone
             if attname not in loaded or loaded[attname] != self.__dict__[attname]:
@@ -75,6 +74,12 @@ class Collection(models.Model):
         return self.name
 
 
+# archive.lifecycle.LIFECYCLE_FIELDS (which imports this module): the columns only the
+# lifecycle writes, by field name and, for the foreign key, by attribute name.
+ASSET_LIFECYCLE_FIELDS = ("state", "storage_alias", "storage_key", "replaced_by")
+LIFECYCLE_COLUMNS = {*ASSET_LIFECYCLE_FIELDS, "replaced_by_id"}
+
+
 class AssetQuerySet(models.QuerySet):
     def holding_bytes(self):
         """Assets whose bytes still exist somewhere (everything but tombstones)."""
@@ -88,13 +93,38 @@ class AssetQuerySet(models.QuerySet):
 
         return self.filter(pk__in=frozen_asset_ids())
 
+    def update(self, **kwargs):
+        # Bulk updates bypass Asset.save(); lifecycle columns change through the lifecycle.
+        changed = sorted(set(kwargs) & LIFECYCLE_COLUMNS)
+        if changed and not _lifecycle_writing():
+            raise ArchiveError(_lifecycle_message(changed))
+        return super().update(**kwargs)
+
     def delete(self):
         # Bulk deletes bypass Model.delete(); removal goes through retention's guard only.
         raise ArchiveError("Assets cannot be deleted in bulk; removal goes through retention.")
 
 
-class Asset(models.Model):
-    """One stored file: its bytes live in a storage tier under a content-addressed key."""
+# archive.lifecycle imports these models, so it is imported when first needed.
+def _lifecycle_writing() -> bool:
+    from archive.lifecycle import lifecycle_active
+
+    return lifecycle_active()
+
+
+def _lifecycle_message(changed) -> str:
+    return (
+        f"An asset's {', '.join(changed)} change only through its lifecycle "
+        "(archive.lifecycle), which guards, locks and audits every transition."
+    )
+
+
+class Asset(LoadedValues, models.Model):
+    """One stored file: its bytes live in a storage tier under a content-addressed key.
+
+    Its state, storage pointer and replacement are written by archive.lifecycle only:
+    save() and the queryset's update() refuse changing them outside `lifecycle_writes()`.
+    """
 
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -140,6 +170,8 @@ class Asset(models.Model):
 
     objects = AssetQuerySet.as_manager()
 
+    remembered_fields = ASSET_LIFECYCLE_FIELDS
+
     class Meta:
         ordering = ["-ingested_at", "-pk"]
         constraints = [
@@ -180,6 +212,32 @@ class Asset(models.Model):
 
     def __str__(self):
         return f"{self.original_filename} ({self.sha256[:12]})"
+
+    def save(self, *args, **kwargs):
+        if not _lifecycle_writing():
+            if self._state.adding:
+                raise ArchiveError(
+                    "Assets are created by the lifecycle's ingest (archive.lifecycle.asset_create)."
+                )
+            changed = self._values_changed(kwargs.get("update_fields"))
+            if changed:
+                raise ArchiveError(_lifecycle_message(changed))
+            if kwargs.get("update_fields") is None:
+                # A full save of an instance loaded before a transition would write the
+                # old state back: outside the lifecycle those columns are never written.
+                kwargs["update_fields"] = self._fields_but_lifecycle()
+        super().save(*args, **kwargs)
+        self._values_remember(kwargs.get("update_fields"))
+
+    def _fields_but_lifecycle(self) -> list[str]:
+        deferred = self.get_deferred_fields()
+        return [
+            field.name
+            for field in self._meta.concrete_fields
+            if not field.primary_key
+            and field.attname not in deferred
+            and field.name not in ASSET_LIFECYCLE_FIELDS
+        ]
 
     def clean(self):
         if self.sha256 and len(self.sha256) != SHA256_HEX_LENGTH:
@@ -298,7 +356,7 @@ class CatalogueEntry(LoadedValues, models.Model):
             if loaded.get(name) not in (None, ""):
                 raise ArchiveError(ENTRY_PUBLISHED_MESSAGE)
         super().save(*args, **kwargs)
-        self._values_remember()
+        self._values_remember(kwargs.get("update_fields"))
 
     def delete(self, *args, **kwargs):
         raise ArchiveError(ENTRY_DELETE_MESSAGE)
