@@ -81,9 +81,11 @@ def make_scene(seed: int, size=(320, 240)) -> Image.Image:
 def flush_lifts_append_only():
     """Let the flush that ends each transactional test empty the append-only tables.
 
-    The database refuses DELETE and TRUNCATE on audit events and assets (archive.append_only),
-    and Django's TransactionTestCase (which pytest-django's transactional tests use too)
-    flushes every table afterwards; the triggers are lifted for that flush only.
+    The database refuses DELETE and TRUNCATE on audit events, assets, legal holds and their
+    scope, catalogue entries, quarantine records and disposition items (every table of
+    archive.append_only.append_only_tables()), and Django's TransactionTestCase (which
+    pytest-django's transactional tests use too) flushes every table afterwards; the
+    triggers are lifted for that flush only.
     """
     from django.test import TransactionTestCase
 
