@@ -108,13 +108,20 @@ def _asset_snapshot(asset: Asset) -> dict:
     }
 
 
+def _filename(path: str) -> str:
+    """The file's name for titles and downloads; a path ending in a separator keeps its last
+    folder's name, and a name that is only separators becomes "untitled"."""
+    name = os.path.basename(path.rstrip("/\\")) or path.strip("/\\ ")
+    return name[:255] or "untitled"
+
+
 def _entry_build(
     *, collection: Collection, path: str, metadata: EntryMetadata, published: bool
 ) -> CatalogueEntry:
     publish = metadata.published if metadata.published is not None else published
     entry = CatalogueEntry(
         collection=collection,
-        title=metadata.title or os.path.basename(path),
+        title=metadata.title or _filename(path),
         description=metadata.description,
         accession_number=metadata.accession_number,
         creator=metadata.creator,
@@ -221,7 +228,7 @@ def _asset_create(
         storage_key=key,
         collection=collection,
         original_path=path,
-        original_filename=os.path.basename(path),
+        original_filename=_filename(path),
         ingested_by=actor_user(actor),
         exif=probe.exif,
     )
@@ -319,6 +326,12 @@ def asset_ingest(
     whether follow-up work may be queued rather than done now.
     """
     digest = analysis or ingest_digest(fp=fp)
+    limit = Asset._meta.get_field("original_path").max_length
+    if len(path) > limit:
+        reason = f"path longer than {limit} characters; not stored"
+        return _rejected(
+            collection=collection, path=path[:limit], reason=reason, actor=actor, size=digest.size
+        )
     try:
         entry = _entry_build(
             collection=collection,
