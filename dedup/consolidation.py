@@ -365,6 +365,12 @@ def consolidation_undo(*, consolidation: Consolidation, actor, reason: str = "")
     person = _person(actor, "undo a consolidation")
     consolidation, locked = _undo_lock(consolidation)
     _undo_check(consolidation, locked)
+    # A hold freezes records where they are: an undo would repoint them and change what
+    # the hold reaches (a replaced asset is frozen with its canonical), so it waits.
+    for asset_id in sorted(
+        {consolidation.canonical_id, *consolidation.replaced.values_list("pk", flat=True)}
+    ):
+        guard_check(asset=locked[asset_id], action="undo", actor=actor)
     why = f"undo of consolidation {consolidation.pk}"
     replaced = list(consolidation.replaced.order_by("pk").values_list("pk", flat=True))
     for asset_id in replaced:

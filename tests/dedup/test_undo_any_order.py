@@ -263,3 +263,34 @@ def test_random_consolidations_and_undos_stay_exact(assets, curator, steps, fini
             undo(Consolidation(pk=pk), curator)
         assert state() == initial
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_an_undo_waits_while_a_hold_freezes_the_consolidation(collection, curator):
+    """Found by the lifecycle soak: undoing a held consolidation moved a frozen asset."""
+    from archive.holds import LegalHoldRefused, legal_hold_place
+    from archive.models import AuditEvent
+    from dedup.consolidation import consolidation_execute, consolidation_undo
+    from tests.archive.helpers import ingest_picture
+    from tests.archive.people import compliance_officer
+
+    keep = ingest_picture(collection=collection, colour="gold").asset
+    drop = ingest_picture(collection=collection, colour="silver").asset
+    consolidation = consolidation_execute(
+        canonical=keep, replaced=[drop], candidates=[], actor=curator
+    )
+    legal_hold_place(
+        matter_reference="M-9", reason="litigation", assets=[keep], actor=compliance_officer()
+    )
+
+    with pytest.raises(LegalHoldRefused):
+        consolidation_undo(consolidation=consolidation, actor=curator, reason="oops")
+
+    drop.refresh_from_db()
+    consolidation.refresh_from_db()
+    assert (drop.state, drop.replaced_by_id, consolidation.undone_at) == (
+        "quarantined",
+        keep.pk,
+        None,
+    )
+    assert AuditEvent.objects.filter(verb="legalhold.refused").exists()
