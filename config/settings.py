@@ -229,6 +229,9 @@ STORAGES = {
 
 # Pillow refuses images above this many pixels (decompression bombs); None keeps Pillow's.
 KEEPSAKE_MAX_IMAGE_PIXELS = int(os.environ.get("KEEPSAKE_MAX_IMAGE_PIXELS", "178956970"))
+# Memory one frame may take when decoded whole; larger JPEGs are decoded at reduced scale,
+# large 8-bit PNGs are checked in bands, other formats above it are refused with a reason.
+KEEPSAKE_DECODE_BUDGET_BYTES = int(os.environ.get("KEEPSAKE_DECODE_BUDGET_MB", "100")) << 20
 
 # Days a quarantined asset can be restored before it may be purged (with approval).
 KEEPSAKE_RESTORE_WINDOW_DAYS = int(os.environ.get("KEEPSAKE_RESTORE_WINDOW_DAYS", "30"))
