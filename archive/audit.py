@@ -8,6 +8,8 @@ row records the last sequence and hash, so cutting events off the end is detecte
 import functools
 import hashlib
 import json
+import random
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from archive.actors import SYSTEM_NAME, actor_name, actor_user
@@ -23,6 +25,10 @@ from archive.errors import ArchiveError
 from archive.models import AuditChainHead, AuditEvent
 
 SYSTEM_ACTOR = SYSTEM_NAME
+
+# PostgreSQL's deadlock_detected and serialization_failure: safe to run the block again.
+CONFLICT_SQLSTATES = {"40P01", "40001"}
+CONFLICT_ATTEMPTS = 5
 
 # Events of the audited block being run, appended to the chain when it ends (see audited),
 # and the work to run once it has ended (see after_audited).
@@ -220,8 +226,21 @@ def audited(fn=None):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with _audited_block():
-            return fn(*args, **kwargs)
+        if connection.in_atomic_block:
+            with _audited_block():
+                return fn(*args, **kwargs)
+        # The outermost transaction: a deadlock or serialisation failure the database
+        # chose to break is retried here, so it never reaches a user as an error.
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                with _audited_block():
+                    return fn(*args, **kwargs)
+            except OperationalError as exc:
+                state = getattr(exc.__cause__, "sqlstate", None)
+                if state not in CONFLICT_SQLSTATES or attempt == CONFLICT_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311 - jitter only
+        raise AssertionError("unreachable")
 
     return wrapper
 

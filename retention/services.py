@@ -156,8 +156,12 @@ def asset_quarantine(
         return opened
     crash_point("quarantine.opened")
     move_run(opened, actor=actor, intent=intent)
-    return QuarantineRecord.objects.select_related("asset").get(
-        asset_id=asset.pk, restored_at__isnull=True, purged_at__isnull=True
+    # The record this quarantine opened (a concurrent restore may have closed it already).
+    return (
+        QuarantineRecord.objects.select_related("asset")
+        .filter(asset_id=asset.pk)
+        .order_by("-quarantined_at", "-pk")
+        .first()
     )
 
 
