@@ -14,7 +14,9 @@ def conflict(clients):
     collection = collection_get_or_create(name="Field photos")
     assets = [ingest_picture(collection=collection, colour=c).asset for c in ("teal", "navy")]
     licences = []
-    for asset, (holder, kind) in zip(assets, [("Staff", "staff"), ("Reuters", "agency")]):
+    for asset, (holder, kind) in zip(
+        assets, [("Staff", "staff"), ("Reuters", "agency")], strict=True
+    ):
         response = clients["Licensing"].post(
             "/api/v1/licences/",
             {"entry": asset.entries.get().pk, "holder": holder, "licence_type": kind},
