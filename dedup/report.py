@@ -15,6 +15,7 @@ from archive.models import Asset, AssetSource
 from dedup import mih
 from dedup.judge import pair_judge, pair_judge_records
 from dedup.models import DuplicateCandidate, Fingerprint
+from dedup.selectors import group_components
 
 CHUNK = 50_000
 MASK64 = (1 << 64) - 1
@@ -81,21 +82,8 @@ def _selected_ids(*, collection: str | None, since: datetime | None) -> set[int]
 
 
 def _groups(pairs) -> list[list[int]]:
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b, *_ in pairs:
-        parent[find(a)] = find(b)
-    members = defaultdict(list)
-    for x in list(parent):
-        members[find(x)].append(x)
-    return sorted((sorted(m) for m in members.values()), key=lambda m: (-len(m), m[0]))
+    """Connected groups of (a, b, ...) pairs, largest first, members sorted."""
+    return [sorted(c) for c in group_components(pairs=[(a, b) for a, b, *_ in pairs])]
 
 
 def _keeper(assets: list[Asset]) -> Asset:

@@ -14,7 +14,7 @@ from archive.lifecycle import assets_lock
 from archive.models import Asset
 from dedup.consolidation import consolidation_execute, retrying_conflicts
 from dedup.models import Consolidation, DuplicateCandidate
-from dedup.selectors import GROUP_KINDS
+from dedup.selectors import GROUP_KINDS, group_components
 
 BULK_KINDS = {DuplicateCandidate.Kind.EXACT, DuplicateCandidate.Kind.PIXEL}
 OPEN = (DuplicateCandidate.Status.PENDING, DuplicateCandidate.Status.DEFERRED)
@@ -162,25 +162,6 @@ def candidates_bulk_confirm(*, candidates: Iterable[DuplicateCandidate], actor) 
         else:
             results.append((candidate, ""))
     return results
-
-
-def group_components(*, pairs: Iterable[tuple[int, int]]) -> list[set[int]]:
-    """The connected components of the graph whose edges are pairs, largest first."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        parent[find(a)] = find(b)
-    components: dict[int, set[int]] = {}
-    for node in list(parent):
-        components.setdefault(find(node), set()).add(node)
-    return sorted(components.values(), key=lambda c: (-len(c), min(c)))
 
 
 def _group_members(candidates: list[DuplicateCandidate], canonical: Asset) -> set[int]:

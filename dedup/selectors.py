@@ -1,5 +1,7 @@
 """Reads of the dedup app."""
 
+from collections.abc import Iterable
+
 from django.db.models import Q
 
 from archive.models import Asset, CatalogueEntry
@@ -62,13 +64,8 @@ def review_next(*, after_id: int | None = None):
 GROUP_KINDS = ("exact", "pixel", "derivative")
 
 
-def review_groups(*, min_size: int = 3) -> list[dict]:
-    """Open pairs joined transitively into groups, through exact/pixel/derivative edges only.
-
-    Look-alike (similar) edges never join a group, so a chain of look-alikes cannot
-    collapse into one.
-    """
-    edges = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES, kind__in=GROUP_KINDS)
+def group_components(*, pairs: Iterable[tuple[int, int]]) -> list[set[int]]:
+    """The connected components of the graph whose edges are pairs, largest first."""
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -78,18 +75,29 @@ def review_groups(*, min_size: int = 3) -> list[dict]:
             x = parent[x]
         return x
 
-    pairs = list(edges.values_list("pk", "asset_a_id", "asset_b_id"))
-    for _pk, a, b in pairs:
+    for a, b in pairs:
         parent[find(a)] = find(b)
-    groups: dict[int, dict] = {}
+    components: dict[int, set[int]] = {}
+    for node in list(parent):
+        components.setdefault(find(node), set()).add(node)
+    return sorted(components.values(), key=lambda c: (-len(c), min(c)))
+
+
+def review_groups(*, min_size: int = 3) -> list[dict]:
+    """Open pairs joined transitively into groups, through exact/pixel/derivative edges only.
+
+    Look-alike (similar) edges never join a group, so a chain of look-alikes cannot
+    collapse into one.
+    """
+    edges = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES, kind__in=GROUP_KINDS)
+    pairs = list(edges.values_list("pk", "asset_a_id", "asset_b_id"))
+    components = group_components(pairs=[(a, b) for _pk, a, b in pairs])
+    where = {asset: i for i, component in enumerate(components) for asset in component}
+    candidates: dict[int, list[int]] = {}
     for pk, a, _b in pairs:
-        group = groups.setdefault(find(a), {"assets": set(), "candidates": []})
-        group["candidates"].append(pk)
-    for asset_id in parent:
-        groups[find(asset_id)]["assets"].add(asset_id)
-    found = [
-        {"assets": sorted(g["assets"]), "candidates": sorted(g["candidates"])}
-        for g in groups.values()
-        if len(g["assets"]) >= min_size
+        candidates.setdefault(where[a], []).append(pk)
+    return [
+        {"assets": sorted(component), "candidates": sorted(candidates[i])}
+        for i, component in enumerate(components)
+        if len(component) >= min_size
     ]
-    return sorted(found, key=lambda g: (-len(g["assets"]), g["assets"][0]))

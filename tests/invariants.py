@@ -26,16 +26,6 @@ DESTRUCTIVE_VERBS = ("asset.moved", "asset.quarantined", "asset.purged")
 ASSET_TYPE = "archive.asset"
 ENTRY_TYPE = "archive.catalogueentry"
 LICENCE_TYPE = "archive.licence"
-TERM_FIELDS = (
-    "licence_type",
-    "holder",
-    "territory",
-    "valid_from",
-    "valid_until",
-    "restrictions",
-    "credit_line",
-    "agreement_reference",
-)
 
 # sha256 -> digest of the decoded, orientation-applied pixels (bytes never change per sha).
 _pixel_digests: dict[str, str | None] = {}
@@ -316,6 +306,8 @@ def check_consolidations(snap: _Snapshot) -> list[Violation]:
 
 
 def _replay_until(snap: _Snapshot, sequence: int):
+    from archive.licensing import TERM_FIELDS
+
     """Entry -> asset and licence -> (entry, terms) as the audit trail says before sequence."""
     entry_asset: dict[int, int] = {}
     licences: dict[int, dict] = {}
@@ -338,6 +330,8 @@ def _replay_until(snap: _Snapshot, sequence: int):
 
 
 def _terms_at(snap: _Snapshot, group: tuple[int, ...], sequence: int, moved: dict[int, int]):
+    from archive.licensing import TERM_FIELDS
+
     entry_asset, licences = _replay_until(snap, sequence)
     entry_asset.update(moved)
     entries = sorted(e for e, a in entry_asset.items() if a in group)
