@@ -15,6 +15,8 @@ from django.db.models.signals import pre_save
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
 
+from archive.admin import ReadOnlyAdmin
+
 
 def schedule_func_allowed(func) -> bool:
     """True only for a task path on the allow-list (exact match, no normalising)."""
@@ -38,19 +40,10 @@ def pre_save_schedule_check(sender, instance, raw=False, **kwargs):
     schedule_check(instance)
 
 
-class ReadOnlyTaskAdmin(admin.ModelAdmin):
-    """Viewing background work only: no adds, edits, deletes or actions (resubmit)."""
+class ReadOnlyTaskAdmin(ReadOnlyAdmin):
+    """Viewing background work only: no adds, edits, deletes, and no actions (resubmit)."""
 
     actions = None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         return {}
