@@ -24,6 +24,7 @@ from archive.files import printable_path
 from archive.models import AssetSource, IngestRejection
 from tests.api.conftest import members, token_client  # noqa: F401 - members is a fixture
 from tests.fuzz.malformed import malformed_cases, seed_images, seed_name
+from tests.fuzz.mutations import mutate
 
 EXAMPLES = int(os.environ.get("KEEPSAKE_FUZZ_EXAMPLES", "40"))
 # Ingest examples carry several files and start a command each: fewer of them in CI.
@@ -129,23 +130,7 @@ def test_every_malformed_kind_through_ingest(tmp_path, workers):
 @st.composite
 def mutated(draw, *, name_of=seed_name):
     fmt = draw(st.sampled_from(sorted(SEEDS)))
-    data = bytearray(SEEDS[fmt])
-    for _ in range(draw(st.integers(0, 5))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "repeat", "zero", "ff"]))
-        at = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "flip" and data:
-            data[at] ^= draw(st.integers(1, 255))
-        elif kind == "truncate":
-            del data[at:]
-        elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=64))
-        elif kind == "repeat":
-            data[at:at] = data[at : at + draw(st.integers(1, 512))]
-        elif kind == "zero":
-            data[at : at + 16] = bytes(len(data[at : at + 16]))
-        elif kind == "ff":
-            data[at : at + 8] = b"\xff" * len(data[at : at + 8])
-    return name_of(fmt), bytes(data)
+    return name_of(fmt), mutate(draw, SEEDS[fmt])
 
 
 @settings(fuzz_settings, max_examples=INGEST_EXAMPLES)

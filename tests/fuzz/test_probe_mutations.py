@@ -16,6 +16,7 @@ from PIL import Image
 from archive.errors import InvalidImage
 from archive.imaging import probe_image
 from tests.conftest import make_scene
+from tests.fuzz.mutations import mutate
 
 EXAMPLES = int(os.environ.get("KEEPSAKE_FUZZ_EXAMPLES", "60"))
 FORMATS = ["JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "ICO", "TGA", "PCX"]
@@ -34,21 +35,7 @@ SEEDS = {fmt: _seed(fmt) for fmt in FORMATS}
 @st.composite
 def mutated(draw):
     fmt = draw(st.sampled_from(FORMATS))
-    data = bytearray(SEEDS[fmt])
-    for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "repeat", "zero"]))
-        at = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "flip" and data:
-            data[at] ^= draw(st.integers(1, 255))
-        elif kind == "truncate":
-            del data[at:]
-        elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=64))
-        elif kind == "repeat":
-            data[at:at] = data[at : at + draw(st.integers(1, 512))]
-        elif kind == "zero":
-            data[at : at + 16] = bytes(len(data[at : at + 16]))
-    return fmt, bytes(data)
+    return fmt, mutate(draw, SEEDS[fmt], min_ops=1, max_ops=6)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
