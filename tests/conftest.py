@@ -2,13 +2,22 @@
 
 import datetime as dt
 import io
+import os
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from hypothesis import settings as hypothesis_settings
 from PIL import Image, ImageDraw
 
 from archive.services import collection_get_or_create
+
+# The suite searches the same examples on every run (a fixed seed per test), so CI is
+# reproducible; tests that search at random on purpose (soak, fuzz) say so themselves.
+# HYPOTHESIS_PROFILE=random searches afresh.
+hypothesis_settings.register_profile("suite", derandomize=True, database=None)
+hypothesis_settings.register_profile("random")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 def make_image(colour="teal", size=(96, 64), mode="RGB", pattern=True) -> Image.Image:

@@ -23,9 +23,11 @@ from archive.audit_export import (
 from dedup.report_formats import report_csv
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# No NUL: PostgreSQL text cannot hold it (and the API's fields refuse it before a service).
+text = st.text(st.characters(exclude_characters="\x00"), max_size=40)
 hostile = st.one_of(
-    st.text(max_size=40),
-    st.builds(lambda c, s: c + s, st.sampled_from([*TRIGGERS, "'"]), st.text(max_size=40)),
+    text,
+    st.builds(lambda c, s: c + s, st.sampled_from([*TRIGGERS, "'"]), text),
 )
 
 
