@@ -116,7 +116,28 @@ class _Snapshot:
 # --- 1. holds ---------------------------------------------------------------------------
 
 
-def _hold_scope(snap: _Snapshot, hold, placed: dict) -> set[int]:
+def _joined_held_collections(snap: _Snapshot, hold) -> dict[int, object]:
+    """When each asset first came into one of the hold's collections (ingest, source, entry)."""
+    from archive.models import AssetSource, CatalogueEntry
+
+    collections = set(hold.collections.values_list("pk", flat=True))
+    joined: dict[int, object] = {}
+
+    def join(asset_id, when):
+        if asset_id not in joined or when < joined[asset_id]:
+            joined[asset_id] = when
+
+    for asset in snap.assets.values():
+        if asset.collection_id in collections:
+            join(asset.pk, asset.ingested_at)
+    for source in AssetSource.objects.filter(collection__in=collections):
+        join(source.asset_id, source.ingested_at)
+    for entry in CatalogueEntry.objects.filter(collection__in=collections):
+        join(entry.asset_id, entry.created_at)
+    return joined
+
+
+def _hold_scope(snap: _Snapshot, hold, placed: dict, *, collections_too: bool = True) -> set[int]:
     from archive.models import AssetSource, CatalogueEntry
 
     # The scope as placed (the event) and as it is now, computed here from the rows, so a
@@ -124,7 +145,7 @@ def _hold_scope(snap: _Snapshot, hold, placed: dict) -> set[int]:
     scope = set((placed.get("after") or {}).get("assets_with_twins") or [])
     scope |= set(hold.assets.values_list("pk", flat=True))
     scope |= set(hold.entries.values_list("asset_id", flat=True))
-    collections = set(hold.collections.values_list("pk", flat=True))
+    collections = set(hold.collections.values_list("pk", flat=True)) if collections_too else set()
     if collections:
         scope |= {a.pk for a in snap.assets.values() if a.collection_id in collections}
         for model in (AssetSource, CatalogueEntry):
@@ -149,6 +170,14 @@ def _hold_scope(snap: _Snapshot, hold, placed: dict) -> set[int]:
     return scope
 
 
+def _held_then(asset_id: int, when, scope: set, direct: set, joined: dict) -> bool:
+    if asset_id not in scope:
+        return False
+    if asset_id in direct or asset_id not in joined:
+        return True
+    return joined[asset_id] <= when
+
+
 def check_holds(snap: _Snapshot) -> list[Violation]:
     """1. An asset under an active legal hold is never moved, quarantined or purged."""
     from archive.models import LegalHold
@@ -164,12 +193,17 @@ def check_holds(snap: _Snapshot) -> list[Violation]:
             continue  # reported by invariant 6
         since = placed[0]["sequence"]
         scope = _hold_scope(snap, hold, placed[0])
+        # An asset that came into a held collection only after the event (its bytes
+        # ingested again there) was not under the hold when the event happened.
+        direct = _hold_scope(snap, hold, placed[0], collections_too=False)
+        joined = _joined_held_collections(snap, hold)
+
         for event in snap.events:
             if (
                 event["sequence"] > since
                 and event["verb"] in DESTRUCTIVE_VERBS
                 and event["object_type"] == ASSET_TYPE
-                and int(event["object_id"]) in scope
+                and _held_then(int(event["object_id"]), event["created_at"], scope, direct, joined)
             ):
                 found.append(
                     Violation(
