@@ -63,9 +63,27 @@ class LoadedValues:
 class Collection(models.Model):
     """A source system or department whose images enter the archive."""
 
+    class IntakePolicy(models.TextChoices):
+        ADMIT = "admit", "Admit (flag near copies in the review queue)"
+        ADMIT_FLAG = "admit_flag", "Admit and flag (tell the uploader at once)"
+        HOLD = "hold", "Hold at the gate (a curator decides before it enters)"
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    reference = models.BooleanField(
+        default=False,
+        help_text=(
+            "A reference collection: its assets are always the canonical of a duplicate "
+            "group and are never replaced by a copy from elsewhere."
+        ),
+    )
+    intake_policy = models.CharField(
+        max_length=16,
+        choices=IntakePolicy.choices,
+        default=IntakePolicy.ADMIT,
+        help_text="What happens when a new file is judged a copy of an asset already held.",
+    )
 
     class Meta:
         ordering = ["name"]
