@@ -88,6 +88,13 @@ asset_bytes_unreadable: Hook[Callable[..., Any]] = Hook(
     "asset_bytes_unreadable", "fn(*, asset) -> Any; re-check the stored bytes and record"
 )
 
+# fn(*, fp: BinaryIO, analysis: IngestAnalysis) -> list[dict]: what a file not yet stored
+# is a copy of, judged against the assets held: [{"asset": id, "kind", "reason",
+# "phash_distance"}]. Runs outside any transaction (it decodes files); for the intake gate.
+intake_judges: Hook[Callable[..., list]] = Hook(
+    "intake_judges", "fn(*, fp: BinaryIO, analysis) -> list of match dicts"
+)
+
 __all__ = [
     "asset_bytes_unreadable",
     "asset_facts",
@@ -99,4 +106,5 @@ __all__ = [
     "asset_twins",
     "asset_guards",
     "asset_restored",
+    "intake_judges",
 ]

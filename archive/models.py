@@ -630,6 +630,73 @@ class IngestRejection(models.Model):
         return f"{self.path}: {self.reason}"
 
 
+class IntakeItem(models.Model):
+    """A file that arrived looking like an asset already held, and what a curator chose.
+
+    Waiting items keep their bytes staged apart from the archive's (the hot tier's
+    ``intake/`` folder) until the choice is carried out; `archive.intake` owns the rules.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for a curator"
+        DECIDING = "deciding", "Being carried out"
+        STORED = "stored", "Stored anyway"
+        RECORD_ADDED = "record_added", "Added as another record of the existing asset"
+        USED_EXISTING = "used_existing", "Existing record used; nothing stored"
+        FLAGGED = "flagged", "Admitted and flagged"
+
+    class Choice(models.TextChoices):
+        USE_EXISTING = "use_existing", "Use the existing record"
+        ADD_RECORD = "add_record", "Add as another record of the existing asset"
+        STORE = "store", "Store anyway"
+
+    class Via(models.TextChoices):
+        INGEST = "ingest", "Ingest command"
+        API = "api", "API upload"
+        WEB = "web", "Web upload"
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=1024)
+    sha256 = models.CharField(max_length=SHA256_HEX_LENGTH, db_index=True)
+    size = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=16, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    staged_alias = models.CharField(max_length=16, blank=True)
+    staged_key = models.CharField(max_length=512, blank=True)
+    # The catalogue entry the file asked for ({"metadata": {...}, "published": bool}).
+    entry_fields = models.JSONField(default=dict, blank=True)
+    # What the judges found: [{"asset": id, "kind", "reason", "phash_distance"}], best first.
+    matches = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    decision_reason = models.TextField(blank=True)
+    via = models.CharField(max_length=16, choices=Via.choices)
+    target = models.ForeignKey(
+        "Asset", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    asset = models.ForeignKey(
+        "Asset", null=True, blank=True, on_delete=models.PROTECT, related_name="intake_items"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    DONE = (Status.STORED, Status.RECORD_ADDED, Status.USED_EXISTING, Status.FLAGGED)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("decide_intakeitem", "Decide on uploads waiting at the intake gate")]
+
+    def __str__(self):
+        return f"{self.path} ({self.get_status_display()})"
+
+
 class ApiIdempotencyKey(models.Model):
     """The first answer to an API request sent with an `Idempotency-Key`, replayed on retries.
 
