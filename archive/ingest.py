@@ -24,6 +24,7 @@ from archive.audit import audit_record, audited
 from archive.errors import InvalidImage
 from archive.files import printable_path, regular_file_open
 from archive.imaging import ImageProbe, probe_image
+from archive.intake import gated, intake_flag, intake_hold, intake_matches
 from archive.lifecycle import Transition, asset_create, asset_lock, asset_transition
 from archive.models import Asset, AssetSource, CatalogueEntry, Collection, IngestRejection
 from archive.services import entry_snapshot
@@ -80,6 +81,7 @@ class IngestStatus(StrEnum):
     ATTACHED = "attached"  # bytes already held; a new source and entry point at that asset
     UNCHANGED = "unchanged"  # this very source was ingested before; nothing to do
     REJECTED = "rejected"  # not stored; the reason is recorded
+    HELD = "held"  # looks like an asset already held: waits at the intake gate
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,43 @@ def _findings(*, asset: Asset, analysis: IngestAnalysis, background: bool, actor
     return findings
 
 
+def _gate_hold(*, fp, analysis, collection, path, metadata, published, via, actor):
+    matches = gated(intake_matches(fp=fp, analysis=analysis))
+    if not matches:
+        return None
+    item = intake_hold(
+        fp=fp,
+        analysis=analysis,
+        collection=collection,
+        path=path,
+        metadata=metadata,
+        published=published,
+        matches=matches,
+        via=via,
+        actor=actor,
+    )
+    best = matches[0]
+    reason = (
+        f"held at the intake gate: looks like asset {best['asset']} ({best['kind']}: "
+        f"{best['reason']}); a curator decides (intake item {item.pk})"
+    )
+    return IngestOutcome(
+        IngestStatus.HELD,
+        path,
+        reason=reason,
+        findings={"intake_item": item.pk, "matches": matches},
+    )
+
+
+def _gate_flag(*, asset, path, findings, via, actor) -> None:
+    matches = findings.get("possible_duplicate_matches") or [
+        {"asset": other, "kind": "", "reason": "", "phash_distance": 0}
+        for other in findings.get("possible_duplicates", [])
+    ]
+    if matches:
+        intake_flag(asset=asset, path=path, matches=matches, via=via, actor=actor)
+
+
 def asset_ingest(
     *,
     fp: BinaryIO,
@@ -317,13 +356,17 @@ def asset_ingest(
     published: bool = False,
     background: bool = True,
     analysis: IngestAnalysis | None = None,
+    gate: bool = True,
+    via: str = "ingest",
 ) -> IngestOutcome:
     """Store the bytes in fp once, by content, and give them a catalogue entry.
 
     Bytes already held are not stored again: the existing asset gains this source and a
     new entry. Files that are not storable images are recorded as rejections. An analysis
     computed earlier (in a worker process) saves reading the file again; background says
-    whether follow-up work may be queued rather than done now.
+    whether follow-up work may be queued rather than done now. Where the collection holds
+    copies at its intake gate (and gate is true), a file judged a copy of an asset already
+    held is staged for a curator instead (status HELD); via says where it came from.
     """
     digest = analysis or ingest_digest(fp=fp)
     limit = Asset._meta.get_field("original_path").max_length
@@ -361,6 +404,19 @@ def asset_ingest(
             size=analysis.size,
             sha256=analysis.sha256 if analysis.size else "",
         )
+    if gate and collection.intake_policy == Collection.IntakePolicy.HOLD:
+        held = _gate_hold(
+            fp=fp,
+            analysis=analysis,
+            collection=collection,
+            path=path,
+            metadata=metadata or EntryMetadata(),
+            published=published,
+            via=via,
+            actor=actor,
+        )
+        if held is not None:
+            return held
     key = bytes_store(
         fp=fp,
         alias=Asset.Tier.HOT,
@@ -379,6 +435,8 @@ def asset_ingest(
     findings = {}
     if status == IngestStatus.NEW:
         findings = _findings(asset=asset, analysis=analysis, background=background, actor=actor)
+        if collection.intake_policy == Collection.IntakePolicy.ADMIT_FLAG and gate:
+            _gate_flag(asset=asset, path=path, findings=findings, via=via, actor=actor)
     return IngestOutcome(
         status, path, asset=asset, entry=entry if entry.pk else None, findings=findings
     )

@@ -43,6 +43,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "archive.view_licence",
         "archive.view_legalhold",
         "archive.view_ingestrejection",
+        # The intake gate: uploads that look like something held wait for a curator.
+        "archive.view_intakeitem",
+        "archive.decide_intakeitem",
     ],
     # Newsroom and licensing staff keep the licences and sign off conflicts.
     "Licensing": [
@@ -77,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "archive.add_asset",
         "archive.view_assetsource",
         "archive.view_ingestrejection",
+        "archive.view_intakeitem",
         "django_q.view_schedule",
         "django_q.view_success",
         "django_q.view_failure",

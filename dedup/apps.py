@@ -28,6 +28,9 @@ class DedupConfig(AppConfig):
         hooks.asset_twins.register(pixel_twins)
         hooks.asset_analysers.register(asset_analysed_fingerprint)
         hooks.asset_stored.register(asset_stored_check_near)
+        from dedup.intake import intake_judge
+
+        hooks.intake_judges.register(intake_judge)
         from dedup.facts import facts_register
 
         facts_register()

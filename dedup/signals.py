@@ -37,4 +37,13 @@ def asset_stored_check_near(*, asset, analysis, background, actor) -> dict:
     others = [
         c.asset_b_id if c.asset_a_id == asset.pk else c.asset_a_id for c in outcome.candidates
     ]
-    return {"possible_duplicates": others}
+    details = [
+        {
+            "asset": other,
+            "kind": c.kind,
+            "reason": (c.evidence or {}).get("reason", ""),
+            "phash_distance": c.phash_distance,
+        }
+        for other, c in zip(others, outcome.candidates, strict=True)
+    ]
+    return {"possible_duplicates": others, "possible_duplicate_matches": details}

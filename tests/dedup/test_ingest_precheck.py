@@ -21,7 +21,7 @@ def test_a_resized_copy_is_flagged_and_reported_to_the_caller(collection):
 
     copy = ingest_bytes(image_bytes(small, quality=70), collection=collection, path="a-small.jpg")
 
-    assert copy.findings == {"possible_duplicates": [original.asset.pk]}
+    assert copy.findings["possible_duplicates"] == [original.asset.pk]
     candidate = DuplicateCandidate.objects.get()
     assert (candidate.asset_a, candidate.asset_b) == (original.asset, copy.asset)
     assert candidate.status == DuplicateCandidate.Status.PENDING
@@ -36,7 +36,7 @@ def test_an_unrelated_image_is_not_flagged(collection):
 
     other = ingest_bytes(image_bytes(make_scene(2)), collection=collection, path="b.jpg")
 
-    assert other.findings == {"possible_duplicates": []}
+    assert other.findings["possible_duplicates"] == []
     assert DuplicateCandidate.objects.count() == 0
 
 
@@ -59,7 +59,7 @@ def test_flat_images_are_kept_out_of_near_search(collection):
     )
 
     assert Fingerprint.objects.get(asset=first.asset).low_information is True
-    assert other.findings == {"possible_duplicates": []}
+    assert other.findings["possible_duplicates"] == []
 
 
 def test_the_fingerprint_task_is_idempotent(collection):
