@@ -453,6 +453,8 @@ class LegalHoldAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
+        if held := LegalHold.objects.filter(pk=object_id).first():
+            extra_context["frozen_page"] = admin_views.legal_hold_frozen_page(request, held)
         hold = LegalHold.objects.filter(pk=object_id, released_at__isnull=True).first()
         if hold is not None and self.has_release_permission(request):
             extra_context["release_url"] = reverse(

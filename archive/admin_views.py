@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin.widgets import FilteredSelectMultiple, ManyToManyRawIdWidget
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -27,6 +28,7 @@ from archive.licensing import (
     licence_terms_compare,
 )
 from archive.models import Asset, CatalogueEntry, Collection, LegalHold, LicenceSignOff
+from archive.selectors import legal_hold_assets
 
 
 def _page(model_admin, request, template: str, **context) -> TemplateResponse:
@@ -52,7 +54,13 @@ class LegalHoldPlaceForm(forms.Form):
     entries = forms.ModelMultipleChoiceField(
         CatalogueEntry.objects.all(), required=False, label="Catalogue entries"
     )
-    collections = forms.ModelMultipleChoiceField(Collection.objects.all(), required=False)
+    # The widget is given here, not swapped in later: a widget set after the field was made
+    # has no choices, and the picker showed no collection at all.
+    collections = forms.ModelMultipleChoiceField(
+        Collection.objects.order_by("name"),
+        required=False,
+        widget=FilteredSelectMultiple("collections", False),
+    )
 
     def __init__(self, *args, admin_site, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,7 +68,6 @@ class LegalHoldPlaceForm(forms.Form):
             remote = LegalHold._meta.get_field(name).remote_field
             self.fields[name].widget = ManyToManyRawIdWidget(remote, admin_site)
             self.fields[name].help_text = "Comma-separated ids; the magnifier looks them up."
-        self.fields["collections"].widget = FilteredSelectMultiple("collections", False)
         self.fields["collections"].help_text = "Freezes every asset of the collection, "
         self.fields["collections"].help_text += "including assets ingested into it later."
 
@@ -92,6 +99,17 @@ def legal_hold_place_view(model_admin, request):
         buttons=[("place", "Place hold")],
         cancel_url=reverse("admin:archive_legalhold_changelist"),
     )
+
+
+FROZEN_PAGE_SIZE = 60
+
+
+def legal_hold_frozen_page(request, hold: LegalHold):
+    """One page (?page=) of the assets a hold freezes now, for its change page."""
+    frozen = legal_hold_assets(hold=hold).order_by("pk")
+    page = Paginator(frozen, FROZEN_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.elided_range = list(page.paginator.get_elided_page_range(page.number))
+    return page
 
 
 class ReasonForm(forms.Form):
