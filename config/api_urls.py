@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from archive.apis import assets, audit, holds, records
+from archive.apis import assets, audit, holds, intake, records
 from config.api import NotFoundApi
 from dedup import apis as dedup
 from retention import apis as retention
@@ -20,6 +20,11 @@ urlpatterns = [
     path("holds/", holds.HoldListApi.as_view(), name="hold-list"),
     path("holds/<int:pk>/", holds.HoldDetailApi.as_view(), name="hold-detail"),
     path("holds/<int:pk>/release/", holds.HoldReleaseApi.as_view(), name="hold-release"),
+    path("intake/", intake.IntakeListApi.as_view(), name="intake-list"),
+    path("intake/<int:pk>/", intake.IntakeDetailApi.as_view(), name="intake-detail"),
+    path(
+        "intake/<int:pk>/decision/", intake.IntakeDecisionApi.as_view(), name="intake-decision"
+    ),
     path("audit/events/", audit.AuditEventListApi.as_view(), name="audit-event-list"),
     path("audit/export/", audit.AuditExportApi.as_view(), name="audit-export"),
     path(

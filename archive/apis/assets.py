@@ -23,6 +23,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from archive import hooks
+from archive.apis.intake import IntakeMatchOutput
 from archive.errors import ArchiveError
 from archive.ingest import EntryMetadata, IngestStatus, asset_ingest
 from archive.models import ApiIdempotencyKey, Asset
@@ -246,12 +247,28 @@ class AssetListApi(ListApi):
         published = serializers.BooleanField(required=False, default=False)
 
     class UploadOutput(serializers.Serializer):
-        status = serializers.ChoiceField(choices=[s.value for s in IngestStatus])
+        status = serializers.ChoiceField(
+            choices=[
+                IngestStatus.NEW.value,
+                IngestStatus.ATTACHED.value,
+                IngestStatus.UNCHANGED.value,
+            ]
+        )
         asset = AssetOutput()
         entry = serializers.IntegerField(allow_null=True)
         possible_duplicates = serializers.ListField(
             child=serializers.IntegerField(),
             help_text="assets the pre-ingest check flagged as possible duplicates of this one",
+        )
+
+    class HeldOutput(serializers.Serializer):
+        status = serializers.ChoiceField(choices=[IngestStatus.HELD.value])
+        intake_item = serializers.IntegerField(
+            help_text="the intake item a curator decides (GET /api/v1/intake/{id}/)"
+        )
+        message = serializers.CharField()
+        matches = serializers.ListField(
+            child=IntakeMatchOutput(), help_text="the held assets this file looks like, best first"
         )
 
     @extend_schema(responses=AssetOutput(many=True))
@@ -265,6 +282,11 @@ class AssetListApi(ListApi):
         responses={
             201: UploadOutput,
             200: OpenApiResponse(UploadOutput, description="bytes already held: that asset"),
+            202: OpenApiResponse(
+                HeldOutput,
+                description="looks like an asset already held: waits at the collection's "
+                "intake gate until a curator decides",
+            ),
             413: OpenApiResponse(description="file too large"),
             422: OpenApiResponse(description="not a storable image"),
         },
@@ -323,7 +345,18 @@ class AssetListApi(ListApi):
             actor=request.user,
             metadata=metadata,
             published=values["published"],
+            via="api",
         )
+        if outcome.status == IngestStatus.HELD:
+            body = self.HeldOutput(
+                {
+                    "status": outcome.status.value,
+                    "intake_item": outcome.findings["intake_item"],
+                    "message": outcome.reason,
+                    "matches": outcome.findings["matches"],
+                }
+            ).data
+            return Response(body, status=status.HTTP_202_ACCEPTED)
         if outcome.status == IngestStatus.REJECTED:
             if outcome.reason.startswith("invalid metadata"):
                 return Response(

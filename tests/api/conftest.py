@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from archive.holds import legal_hold_place
-from archive.models import Asset, CatalogueEntry, LegalHold, Licence
+from archive.models import Asset, CatalogueEntry, Collection, IntakeItem, LegalHold, Licence
 from archive.roles import roles_setup
 from archive.services import collection_get_or_create, record_save
 from dedup.models import Consolidation, DuplicateCandidate
@@ -100,6 +100,17 @@ class World:
     loose: Asset  # quarantined and in no disposition request yet
     to_approve: DispositionRequest
     to_execute: DispositionRequest
+    intake: IntakeItem  # a derivative upload waiting at a collection's intake gate
+
+
+def _waiting_at_the_gate(seed: int) -> IntakeItem:
+    gated = collection_get_or_create(name="Gated")
+    gated.intake_policy = Collection.IntakePolicy.HOLD
+    gated.save()
+    scene = make_scene(seed)
+    ingest_bytes(image_bytes(scene, quality=92), collection=gated, path=f"{seed}a")
+    held = ingest_bytes(image_bytes(scene.resize((160, 120))), collection=gated, path=f"{seed}b")
+    return IntakeItem.objects.get(pk=held.findings["intake_item"])
 
 
 @pytest.fixture
@@ -139,6 +150,7 @@ def world(members) -> World:
     second_officer = get_user_model().objects.get(pk=second_officer.pk)
     disposition_request_approve(request=to_execute, actor=second_officer)
     return World(
+        intake=_waiting_at_the_gate(308),
         pending=candidate_of(a, b),
         pixel=candidate_of(png, bmp),
         group=group,

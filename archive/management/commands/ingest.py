@@ -177,7 +177,7 @@ class Command(BaseCommand):
                 counts[outcome.status] += 1
                 notes += fields
                 flagged += len(outcome.findings.get("possible_duplicates", []))
-                if outcome.status == IngestStatus.REJECTED:
+                if outcome.status in (IngestStatus.REJECTED, IngestStatus.HELD):
                     problems.append(outcome)
                 progress.update()
         finally:
@@ -273,11 +273,14 @@ class Command(BaseCommand):
 
     def _summary(self, counts, problems, hidden, flagged):
         held = counts[IngestStatus.ATTACHED] + counts[IngestStatus.UNCHANGED]
+        gated = counts[IngestStatus.HELD]
+        errors = len(problems) - gated
         self.stdout.write(
             f"new: {counts[IngestStatus.NEW]}, already held: {held} "
             f"(new source attached: {counts[IngestStatus.ATTACHED]}, "
-            f"unchanged: {counts[IngestStatus.UNCHANGED]}), errors: {len(problems)}, "
+            f"unchanged: {counts[IngestStatus.UNCHANGED]}), errors: {errors}, "
             f"possible duplicates flagged: {flagged}"
+            + (f", held at the intake gate for a curator: {gated}" if gated else "")
             + (f", hidden files skipped: {hidden}" if hidden else "")
             + (f", metadata sidecars skipped: {counts['sidecars']}" if counts["sidecars"] else "")
         )
