@@ -723,3 +723,44 @@ class ApiIdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.user_id}:{self.key} → {self.status_code}"
+
+
+class Checkpoint(models.Model):
+    """A signed statement of the audit log's Merkle tree: its size and root hash.
+
+    Written by `archive.checkpoints.checkpoint_seal`; `note` is the signed checkpoint
+    text an outsider verifies with the archive's public key. Rows are never changed,
+    except that a trusted timestamp may be added once, after the seal committed.
+    """
+
+    size = models.PositiveBigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=SHA256_HEX_LENGTH)
+    # The hash of event #size: ties the Merkle tree to the hash chain.
+    chain_hash = models.CharField(max_length=SHA256_HEX_LENGTH)
+    # The roots of the perfect subtrees left to right, so the next seal reads only new events.
+    frontier = models.JSONField(default=list)
+    note = models.TextField()
+    key_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    timestamp_token = models.BinaryField(null=True, blank=True)
+    timestamp_authority = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["size"]
+        default_permissions = ("view",)
+        constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="checkpoint_size_pos")]
+
+    def __str__(self):
+        return f"checkpoint #{self.size}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            # Only the timestamp may be added, once (see checkpoint_timestamp).
+            if set(kwargs.get("update_fields") or ()) != {"timestamp_token", "timestamp_authority"}:
+                raise ArchiveError("Checkpoints are never changed.")
+            if Checkpoint.objects.filter(pk=self.pk, timestamp_token__isnull=False).exists():
+                raise ArchiveError("This checkpoint already carries a timestamp.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError("Checkpoints are never deleted.")
