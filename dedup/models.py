@@ -72,6 +72,43 @@ class Fingerprint(models.Model):
         return f"fingerprint of asset {self.asset_id}"
 
 
+class FingerprintVariant(models.Model):
+    """A further pHash of one fingerprinted asset: its pixels turned or mirrored, or a window.
+
+    A copy whose pixels were rotated without an orientation tag, or cropped heavily or to
+    another aspect ratio, is far from the original in the main pHash; it is near one of
+    these (dedup.imaging.VARIANTS names them). The same four bands are indexed, so the
+    lookup at ingest probes them the way it probes the main hash.
+    """
+
+    fingerprint = models.ForeignKey(Fingerprint, on_delete=models.CASCADE, related_name="variants")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    variant = models.CharField(max_length=24)
+    phash = models.BigIntegerField()
+    phash_b0 = models.IntegerField()
+    phash_b1 = models.IntegerField()
+    phash_b2 = models.IntegerField()
+    phash_b3 = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fingerprint", "variant"], name="fingerprint_variant_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=[f"phash_b{band}"],
+                include=["phash", "asset"],
+                name=f"fingerprint_variant_b{band}",
+            )
+            for band in range(BAND_COUNT)
+        ]
+
+    def __str__(self):
+        return f"{self.variant} of asset {self.asset_id}"
+
+
 class DuplicateCandidate(models.Model):
     """An ordered pair of assets that may be duplicates, with the evidence and a decision."""
 
