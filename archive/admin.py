@@ -600,3 +600,4 @@ class AuditedGroupAdmin(GroupAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         with role_change_actor(request.user):
             return super().changeform_view(request, object_id, form_url, extra_context)
+from archive import admin_intake  # noqa: E402,F401  (the intake queue and web upload)

@@ -358,6 +358,7 @@ def asset_ingest(
     analysis: IngestAnalysis | None = None,
     gate: bool = True,
     via: str = "ingest",
+    hold_copies: bool = False,
 ) -> IngestOutcome:
     """Store the bytes in fp once, by content, and give them a catalogue entry.
 
@@ -366,7 +367,8 @@ def asset_ingest(
     computed earlier (in a worker process) saves reading the file again; background says
     whether follow-up work may be queued rather than done now. Where the collection holds
     copies at its intake gate (and gate is true), a file judged a copy of an asset already
-    held is staged for a curator instead (status HELD); via says where it came from.
+    held is staged for a curator instead (status HELD); hold_copies stages such a file
+    whatever the policy (the web upload asks its uploader); via says where it came from.
     """
     digest = analysis or ingest_digest(fp=fp)
     limit = Asset._meta.get_field("original_path").max_length
@@ -404,7 +406,8 @@ def asset_ingest(
             size=analysis.size,
             sha256=analysis.sha256 if analysis.size else "",
         )
-    if gate and collection.intake_policy == Collection.IntakePolicy.HOLD:
+    holding = hold_copies or collection.intake_policy == Collection.IntakePolicy.HOLD
+    if gate and holding:
         held = _gate_hold(
             fp=fp,
             analysis=analysis,

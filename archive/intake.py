@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from archive import hooks
-from archive.actors import actor_require, actor_user
+from archive.actors import SYSTEM, actor_require, actor_user
 from archive.audit import after_audited, audit_record, audited
 from archive.errors import ArchiveError
 from archive.lifecycle import asset_lock
@@ -303,11 +303,22 @@ def _record_added(item: IntakeItem, target_id: int, actor) -> Asset:
     return asset
 
 
+def intake_may_decide(*, item: IntakeItem, actor) -> bool:
+    """Curators decide every waiting upload; whoever uploaded through the web decides their
+    own at the prompt, unless the collection holds copies at its gate (then it is the
+    curators' decision)."""
+    if actor is SYSTEM or getattr(actor, "has_perm", lambda _: False)(DECIDE_PERMISSION):
+        return True
+    own = item.via == IntakeItem.Via.WEB and item.created_by_id == getattr(actor, "pk", None)
+    return own and item.collection.intake_policy != Collection.IntakePolicy.HOLD
+
+
 def intake_decide(
     *, item: IntakeItem, choice: str, reason: str, actor, target: int | None = None
 ) -> IntakeDecision:
-    """Carry out a curator's choice for an upload waiting at the gate."""
-    actor_require(actor, DECIDE_PERMISSION, "decide on uploads waiting at the intake gate")
+    """Carry out a curator's (or, at the web prompt, the uploader's) choice for a waiting upload."""
+    if not intake_may_decide(item=item, actor=actor):
+        actor_require(actor, DECIDE_PERMISSION, "decide on uploads waiting at the intake gate")
     if choice not in Choice.values:
         raise ArchiveError(
             f"Unknown choice {choice!r}: use one of {', '.join(Choice.values)}.", code="invalid"
