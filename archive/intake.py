@@ -34,6 +34,7 @@ from archive import hooks
 from archive.actors import SYSTEM, actor_require, actor_user
 from archive.audit import after_audited, audit_record, audited
 from archive.errors import ArchiveError
+from archive.faults import crash_point
 from archive.lifecycle import asset_lock
 from archive.models import Asset, Collection, IntakeItem
 from archive.storage import EXTENSIONS, bytes_open, bytes_store
@@ -130,6 +131,7 @@ def intake_hold(
         key=staging_key(sha256=analysis.sha256, image_format=probe.format),
         sha256=analysis.sha256,
     )
+    crash_point("intake.staged")
     return _item_create(
         collection=collection,
         path=path,
@@ -328,6 +330,7 @@ def intake_decide(
         raise ArchiveError("Say why (a reason is recorded with the decision).", code="invalid")
     target_id = None if choice == Choice.STORE else _target(item, target)
     item = _claim(item_id=item.pk, choice=choice, target_id=target_id, reason=reason, actor=actor)
+    crash_point("intake.claimed")
     if choice == Choice.STORE:
         asset = _store_anyway(item, actor)
         item = _finish(

@@ -47,11 +47,13 @@ def intake_judge(*, fp, analysis) -> list[dict]:
         side = file_side(fp=fp)
         fp.seek(0)
         with bytes_open(alias=asset.storage_alias, key=asset.storage_key) as other:
+            # The held asset is side a, the upload side b: reasons read "b is a 50 %
+            # downscale of a", as on the compare screen.
             verdict = files_judge(
-                side_a=side,
-                side_b=asset_side(asset),
-                fp_a=fp,
-                fp_b=other,
+                side_a=asset_side(asset),
+                side_b=side,
+                fp_a=other,
+                fp_b=fp,
                 phash_distance=distance,
                 dhash_distance=dhash_distance,
             )

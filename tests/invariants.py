@@ -580,10 +580,44 @@ def check_storage(snap: _Snapshot) -> list[Violation]:
         needed.add((move.from_alias, move.from_key))
         if move.to_alias:
             needed.add((move.to_alias, move.to_key))
+    found += _check_intake_staging(needed)
     for alias in settings.STORAGE_TIERS:
         for key in _walk(alias):
-            if (alias, key) not in needed:
+            # A staged upload left by a crash between staging and queueing is not archive
+            # bytes (its sender got no answer); anything else unreferenced is an orphan.
+            if (alias, key) not in needed and not key.startswith("intake/"):
                 found.append(Violation(7, f"orphan file {alias}:{key}"))
+    return found
+
+
+def _check_intake_staging(needed: set) -> list[Violation]:
+    """Uploads waiting at the intake gate keep their staged bytes, intact; decided ones
+    left the result their choice promised."""
+    from archive.models import Asset, AssetSource, IntakeItem
+
+    found = []
+    open_statuses = [IntakeItem.Status.WAITING, IntakeItem.Status.DECIDING]
+    for item in IntakeItem.objects.order_by("pk"):
+        if item.status in open_statuses:
+            needed.add((item.staged_alias, item.staged_key))
+            data = _read(item.staged_alias, item.staged_key)
+            if data is None or _sha(data) != item.sha256:
+                found.append(Violation(7, f"intake item {item.pk} lost its staged upload"))
+            continue
+        if item.staged_key:
+            found.append(Violation(7, f"decided intake item {item.pk} still names staged bytes"))
+        asset = Asset.objects.filter(pk=item.asset_id).first()
+        if item.status == IntakeItem.Status.STORED and (
+            asset is None or asset.sha256 != item.sha256
+        ):
+            found.append(Violation(7, f"intake item {item.pk} was stored but no asset holds it"))
+        if (
+            item.status == IntakeItem.Status.RECORD_ADDED
+            and not AssetSource.objects.filter(
+                asset=item.asset_id, collection=item.collection_id, path=item.path
+            ).exists()
+        ):
+            found.append(Violation(4, f"intake item {item.pk}: the record added is missing"))
     return found
 
 

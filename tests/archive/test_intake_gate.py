@@ -220,3 +220,30 @@ def test_staged_bytes_shared_by_two_waiting_items_stay_until_both_are_decided(ga
     intake_decide(item=other, choice="store", reason="keep this one", actor=curator)
     assert not storages[other.staged_alias].exists(other.staged_key)
     assert io.BytesIO(copy).getbuffer().nbytes == Asset.objects.get(sha256=other.sha256).size
+
+
+def test_the_command_lists_the_queue_and_decides(gate, curator):
+    from django.core.management import CommandError, call_command
+
+    original, item, _ = _held(gate)
+    out = io.StringIO()
+    call_command("intake_queue", stdout=out)
+    assert f"#{item.pk} {gate.name}: a-small.jpg" in out.getvalue()
+    assert f"looks like asset {original.pk} (derivative" in out.getvalue()
+
+    with pytest.raises(CommandError, match="--reason"):
+        call_command("intake_queue", decide=item.pk, choice="store", user=curator.username)
+    call_command(
+        "intake_queue",
+        decide=item.pk,
+        choice="use_existing",
+        reason="duplicate upload",
+        user=curator.username,
+        stdout=io.StringIO(),
+    )
+
+    item.refresh_from_db()
+    assert item.status == IntakeItem.Status.USED_EXISTING
+    out = io.StringIO()
+    call_command("intake_queue", stdout=out)
+    assert "No uploads waiting" in out.getvalue()

@@ -47,8 +47,9 @@ from archive import faults
 from archive.errors import ArchiveError
 from archive.holds import legal_hold_place, legal_hold_release
 from archive.ingest import IngestStatus, asset_ingest
+from archive.intake import intake_decide
 from archive.licensing import licence_conflict_sign_off, licence_terms_compare
-from archive.models import Asset, CatalogueEntry, Collection, LegalHold, Licence
+from archive.models import Asset, CatalogueEntry, Collection, IntakeItem, LegalHold, Licence
 from archive.services import collection_get_or_create, record_save
 from dedup.consolidation import consolidation_undo
 from dedup.models import Consolidation, DuplicateCandidate
@@ -183,6 +184,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         env = type(self).env
         self.clock, self.people, self.media = env.clock, env.people, env.media
         self.collections = env.collections
+        for collection in self.collections:
+            collection.refresh_from_db()  # an intake policy set by an earlier sequence ends
         self._wipe_storage()
         self.clock.set(START)
         self.savepoint = transaction.savepoint()
@@ -537,6 +540,45 @@ class LifecycleMachine(RuleBasedStateMachine):
     def enforce(self):
         self.act("enforce", lambda: retention_enforce(dry_run=False, actor=SYSTEM))
 
+    # --- the intake gate ------------------------------------------------------------------
+
+    @rule(coll=st.integers(0, 2), policy=st.sampled_from(["admit", "admit_flag", "hold"]))
+    def intake_policy(self, coll, policy):
+        collection = self.collections[coll]
+        collection.intake_policy = policy
+        collection.save(update_fields=["intake_policy"])
+        type(self).stats[f"intake policy: {policy}"] += 1
+
+    @rule(name=st.sampled_from(sorted(palette())), published=st.booleans())
+    def ingest_gated(self, name, published):
+        """A file arrives in the collection that holds copies at its gate."""
+        self._ingest(name, palette()[name], self.collections[2], published)
+
+    @rule(
+        pick=PICK,
+        choice=st.sampled_from(["use_existing", "add_record", "store"]),
+        crash_at=st.sampled_from([0, 0, 1, 2]),
+    )
+    def intake_decide(self, pick, choice, crash_at):
+        waiting = IntakeItem.objects.filter(status__in=["waiting", "deciding"]).order_by("pk")
+        item = _nth(list(waiting), pick)
+        if item is None:
+            return
+        if item.status == IntakeItem.Status.DECIDING:
+            choice = item.choice  # finishing a decision a crash cut short
+        decision = self.act(
+            "intake decide",
+            lambda: intake_decide(
+                item=item, choice=choice, reason="machine", actor=self.people.archivist
+            ),
+            crash_at=crash_at,
+        )
+        # The records a decision made are part of the model from now on.
+        for entry in CatalogueEntry.objects.exclude(pk__in=list(self.entries)):
+            self.entries[entry.pk] = self._entry_model(entry)
+        if decision is not None:
+            type(self).stats[f"intake decide: {decision.item.status}"] += 1
+
     # --- checking -------------------------------------------------------------------------
 
     def _model_problems(self) -> list[str]:
@@ -591,7 +633,11 @@ def machine_env(clock, isolated_storage):
     collections = [
         collection_get_or_create(name="Survey", actor=people.operator),
         collection_get_or_create(name="Newsroom", actor=people.operator),
+        # Index 2: a collection that holds copies at its intake gate from the start.
+        collection_get_or_create(name="Gated intake", actor=people.operator),
     ]
+    collections[2].intake_policy = Collection.IntakePolicy.HOLD
+    collections[2].save(update_fields=["intake_policy"])
     return SimpleNamespace(
         clock=clock, people=people, collections=collections, media=isolated_storage
     )
