@@ -115,7 +115,8 @@ class AuditedSaveMixin:
 
 @admin.register(Collection)
 class CollectionAdmin(AuditedSaveMixin, admin.ModelAdmin):
-    list_display = ["name", "asset_count", "created_at"]
+    list_display = ["name", "asset_count", "reference", "intake_policy", "created_at"]
+    list_filter = ["reference", "intake_policy"]
     search_fields = ["name", "description"]
 
     @admin.display(description="assets")
