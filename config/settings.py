@@ -275,6 +275,7 @@ KEEPSAKE_SCHEDULABLE_TASKS = frozenset(
         "retention.tasks.fixity_batch_task",
         "retention.tasks.quarantine_reminders_task",
         "retention.tasks.moves_resume_task",
+        "archive.checkpoints.checkpoint_seal_task",
     }
 )
 # Periodic jobs, created (and updated) by `manage.py setup_schedules`; every task is
@@ -305,7 +306,33 @@ KEEPSAKE_SCHEDULES = [
         "func": "retention.tasks.moves_resume_task",
         "minutes": 15,
     },
+    {
+        "name": "seal the audit log",
+        "func": "archive.checkpoints.checkpoint_seal_task",
+        "minutes": int(os.environ.get("KEEPSAKE_AUDIT_SEAL_EVERY_MINUTES", "60")),
+    },
 ]
+
+# --- Audit checkpoints (archive/checkpoints.py) -----------------------------------------
+# The Ed25519 key that signs checkpoints: PEM text, or a file (made, mode 600, on first
+# seal when absent). Never in the database. The log's name is the key's name too.
+KEEPSAKE_AUDIT_SIGNING_KEY = os.environ.get("KEEPSAKE_AUDIT_SIGNING_KEY", "")
+KEEPSAKE_AUDIT_SIGNING_KEY_FILE = os.environ.get(
+    "KEEPSAKE_AUDIT_SIGNING_KEY_FILE", str(VAR_DIR / "audit-signing-key.pem")
+)
+KEEPSAKE_AUDIT_LOG_ORIGIN = os.environ.get("KEEPSAKE_AUDIT_LOG_ORIGIN", "keepsake.local/audit")
+# Key rotation: the old key (and its name, if it differed) co-signs the first checkpoint of
+# the new key.
+KEEPSAKE_AUDIT_PREVIOUS_SIGNING_KEY_FILE = os.environ.get(
+    "KEEPSAKE_AUDIT_PREVIOUS_SIGNING_KEY_FILE", ""
+)
+KEEPSAKE_AUDIT_PREVIOUS_KEY_NAME = os.environ.get(
+    "KEEPSAKE_AUDIT_PREVIOUS_KEY_NAME", KEEPSAKE_AUDIT_LOG_ORIGIN
+)
+# An RFC 3161 time-stamping authority (optional) and its certificate (PEM) to check tokens.
+KEEPSAKE_AUDIT_TSA_URL = os.environ.get("KEEPSAKE_AUDIT_TSA_URL", "")
+KEEPSAKE_AUDIT_TSA_CERT_FILE = os.environ.get("KEEPSAKE_AUDIT_TSA_CERT_FILE", "")
+KEEPSAKE_AUDIT_TSA_TIMEOUT = float(os.environ.get("KEEPSAKE_AUDIT_TSA_TIMEOUT", "10"))
 
 # --- Retention ------------------------------------------------------------------------
 # Assets one enforcement run plans at most per rule, and one fixity batch re-reads.
