@@ -26,7 +26,6 @@ from dedup.review import (
     group_confirm,
 )
 from dedup.selectors import review_groups
-from dedup.services import near_distance
 
 
 class CandidateOutput(serializers.ModelSerializer):
@@ -338,6 +337,6 @@ class DuplicationReportApi(Api):
     def get(self, request):
         query = self.DuplicationReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        report = report_build(k=near_distance(), collection=query.validated_data.get("collection"))
+        report = report_build(collection=query.validated_data.get("collection"))
         data = {"summary": report["summary"], "exact_groups": report["exact_groups"]}
         return Response(self.DuplicationReportOutput(data).data)

@@ -9,9 +9,10 @@ import numpy as np
 from django.utils import timezone
 
 from dedup.imaging import ImageDecodeError, fingerprint_image
-from dedup.judge import file_side, files_judge
+from dedup.judge import candidate_keep, file_side, files_judge
 from dedup.judge.pixels import DECODE_ERRORS
 from dedup.report import _groups, near_pairs
+from dedup.services import near_distance, variant_distance, verify_distance
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -84,8 +85,13 @@ def _exact(rows: list[dict]) -> list[dict]:
     ]
 
 
-def folder_report_build(*, path: str, k: int, workers: int = 1) -> dict:
-    """The duplication report of a folder tree, in the same shape as the archive's."""
+def folder_report_build(*, path: str, k: int | None = None, workers: int = 1) -> dict:
+    """The duplication report of a folder tree, in the same shape as the archive's.
+
+    The same candidate rule as the archive's report (k: the main-hash lookup, default
+    KEEPSAKE_VERIFY_DISTANCE).
+    """
+    k = verify_distance() if k is None else k
     files = _files(path)
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -100,8 +106,27 @@ def folder_report_build(*, path: str, k: int, workers: int = 1) -> dict:
     ids = np.arange(len(searchable), dtype=np.int64)
     phash = np.array([r["fp"].phash for r in searchable], dtype=np.uint64)
     dhash = np.array([r["fp"].dhash for r in searchable], dtype=np.uint64)
-    pairs = near_pairs(ids=ids, phash=phash, dhash=dhash, k=k)
-    rows = [_pair_row(searchable[a], searchable[b], p, d) for a, b, p, d in pairs]
+    owners = [(i, code) for i, r in enumerate(searchable) for _name, code in r["fp"].variants]
+    pairs = near_pairs(
+        ids=ids,
+        phash=phash,
+        dhash=dhash,
+        k=k,
+        variant_ids=np.array([i for i, _ in owners], dtype=np.int64),
+        variants=np.array([code for _, code in owners], dtype=np.uint64),
+        variant_k=variant_distance(),
+    )
+    near = near_distance()
+    judged = [
+        (pair, _pair_row(searchable[pair[0]], searchable[pair[1]], *pair[2:])) for pair in pairs
+    ]
+    kept = [
+        (pair, row)
+        for pair, row in judged
+        if candidate_keep(kind=row["kind"], phash_distance=pair[2], near=near)
+    ]
+    pairs = [pair for pair, _ in kept]
+    rows = [row for _, row in kept]
     groups = [[searchable[i]["path"] for i in g] for g in _groups(pairs)]
     redundant = sum(len(g["sources"]) - 1 for g in exact) + sum(len(g) - 1 for g in groups)
     summary = {

@@ -19,6 +19,7 @@ import imagehash
 import numpy as np
 import PIL
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
+from scipy import fft as scipy_fft
 
 from archive.imaging import decode_budget, decoded_bytes, png_bandable, png_bands
 
@@ -62,12 +63,36 @@ _ORIENTATION_TRANSPOSE = {
 }
 
 
+# The pixels as stored turned or mirrored: a copy B = T(A) has B's pHash near A's variant T.
+# Names say what was done to this image (clockwise turns).
+DIHEDRAL = {
+    "rot90": Image.Transpose.ROTATE_270,
+    "rot180": Image.Transpose.ROTATE_180,
+    "rot270": Image.Transpose.ROTATE_90,
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
+    "flip": Image.Transpose.FLIP_TOP_BOTTOM,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+# Centred windows of other aspect ratios (width / height): the same design rendered
+# portrait, square or landscape is a centred crop of the widest rendering. A window is
+# hashed only when it removes at least WINDOW_MIN_CUT of the area.
+WINDOW_ASPECTS = (1.0, 4 / 5, 3 / 4, 2 / 3, 9 / 16, 5 / 4, 4 / 3, 3 / 2, 16 / 9)
+WINDOW_MIN_CUT = 0.12
+# Heavy crops (20-40 % of the area, cut anywhere): windows keeping GRID_KEPT of each side,
+# at the corners, edge middles and centre of the frame.
+GRID_KEPT = (0.86, 0.76)
+GRID_STEPS = 4
+# Windows are cut from one copy of the reduced image at about this longest edge.
+VARIANT_EDGE = 128
+
+
 def hash_version(*, target: int = DECODE_TARGET) -> str:
     """Describe the exact recipe behind a hash: algorithm, decode target and library versions."""
     # Hashes drift between library versions and decode strategies, so every stored hash
     # carries this string and hashes are only compared within one version.
     return (
-        f"phash+dhash/v1 draft{target} imagehash={imagehash.__version__} pillow={PIL.__version__}"
+        f"phash+dhash/v2 draft{target} imagehash={imagehash.__version__} pillow={PIL.__version__}"
     )
 
 
@@ -106,6 +131,9 @@ class ImageFingerprint:
     # digests mean the same picture in different bytes (a pixel twin). Empty when not
     # computed: multi-frame files, or fingerprint_image(pixel_digest=False).
     pixel_sha256: str = ""
+    # Further pHashes, (name, unsigned 64-bit), of the same picture turned or mirrored and of
+    # windows of it (see VARIANTS): the lookup for copies the main pHash cannot see.
+    variants: tuple[tuple[str, int], ...] = ()
 
 
 def signed64(u: int) -> int:
@@ -335,10 +363,11 @@ def fingerprint_image(
     small = gray.resize((32, 32), Image.Resampling.LANCZOS)
     phash = hash_to_int(image_hash=imagehash.phash(small, hash_size=8))
     dhash = hash_to_int(image_hash=imagehash.dhash(gray, hash_size=8))
+    low = is_low_information(small=small, phash=phash, dhash=dhash)
     return ImageFingerprint(
         phash=phash,
         dhash=dhash,
-        low_information=is_low_information(small=small, phash=phash, dhash=dhash),
+        low_information=low,
         width=info.width,
         height=info.height,
         format=info.format,
@@ -346,7 +375,64 @@ def fingerprint_image(
         frames=info.frames,
         hash_version=HASH_VERSION if target == DECODE_TARGET else hash_version(target=target),
         pixel_sha256=digest,
+        variants=() if low else variant_hashes(gray=gray, small=small),
     )
+
+
+def phashes_of(stack: np.ndarray) -> list[int]:
+    """pHash of each 32x32 array in stack: imagehash's recipe (DCT, 8x8 low band > median)."""
+    dct = scipy_fft.dct(scipy_fft.dct(stack, axis=1), axis=2)[:, :8, :8].reshape(len(stack), 64)
+    bits = dct > np.median(dct, axis=1)[:, None]
+    return [int.from_bytes(row.tobytes(), "big") for row in np.packbits(bits, axis=1)]
+
+
+def windows_of(*, size: tuple[int, int]) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Named windows (left, top, right, bottom as fractions) hashed for a frame of this size."""
+    w, h = size
+    found = []
+    for aspect in WINDOW_ASPECTS:
+        kept_w, kept_h = min(1.0, aspect * h / w), min(1.0, w / (aspect * h))
+        if kept_w * kept_h <= 1 - WINDOW_MIN_CUT:
+            left, top = (1 - kept_w) / 2, (1 - kept_h) / 2
+            found.append((f"aspect{aspect:.2f}", (left, top, left + kept_w, top + kept_h)))
+    for kept in GRID_KEPT:
+        for row in range(GRID_STEPS):
+            for col in range(GRID_STEPS):
+                left = (1 - kept) * col / (GRID_STEPS - 1)
+                top = (1 - kept) * row / (GRID_STEPS - 1)
+                box = (left, top, left + kept, top + kept)
+                found.append((f"grid{kept:.2f}:{row}{col}", box))
+    return found
+
+
+def variant_hashes(*, gray: Image.Image, small: Image.Image) -> tuple[tuple[str, int], ...]:
+    """pHashes of the picture turned and mirrored, and of its windows (see DIHEDRAL, windows_of).
+
+    About 3 ms an image: the windows are cut from one copy at VARIANT_EDGE and all DCTs
+    run as one batch.
+    """
+    pixels = np.asarray(small, dtype=np.float64)
+    turned = {
+        "rot90": np.rot90(pixels, -1),
+        "rot180": np.rot90(pixels, 2),
+        "rot270": np.rot90(pixels, 1),
+        "mirror": pixels[:, ::-1],
+        "flip": pixels[::-1, :],
+        "transpose": pixels.T,
+        "transverse": np.rot90(pixels, 2).T,
+    }
+    names, arrays = list(DIHEDRAL), [turned[name] for name in DIHEDRAL]
+    scale = min(1.0, VARIANT_EDGE / max(gray.size))
+    base = gray
+    if scale < 1.0:
+        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+        base = gray.resize(size, Image.Resampling.BOX)
+    w, h = base.size
+    for name, (left, top, right, bottom) in windows_of(size=(w, h)):
+        box = (left * w, top * h, right * w, bottom * h)
+        names.append(name)
+        arrays.append(np.asarray(base.resize((32, 32), Image.Resampling.BILINEAR, box=box)))
+    return tuple(zip(names, phashes_of(np.asarray(arrays, dtype=np.float64)), strict=True))
 
 
 def is_low_information(*, small: Image.Image, phash: int, dhash: int) -> bool:

@@ -46,8 +46,21 @@ def _distance_sql() -> str:
     return "hamming64(f.phash, %s)"
 
 
-def _band_query(band: int, probes: list[int], signed_query: int, k: int) -> tuple[str, list]:
+# The tables a lookup can probe: the main pHash of every searchable fingerprint, and the
+# variant hashes (pixels turned or mirrored, windows) of the same fingerprints.
+MAIN = "main"
+VARIANTS = "variants"
+_TABLES = {
+    MAIN: ("dedup_fingerprint", "f.low_information = %s AND f.error = '' AND ", [False]),
+    VARIANTS: ("dedup_fingerprintvariant", "", []),
+}
+
+
+def _band_query(
+    band: int, probes: list[int], signed_query: int, k: int, table: str = MAIN
+) -> tuple[str, list]:
     distance = _distance_sql()
+    name, condition, condition_params = _TABLES[table]
     if connection.vendor == "postgresql":
         band_filter, band_params = f"f.phash_b{band} = ANY(%s)", [probes]
     else:
@@ -55,15 +68,19 @@ def _band_query(band: int, probes: list[int], signed_query: int, k: int) -> tupl
         band_params = list(probes)
     # Only column names and placeholders are formatted in; every value is a parameter.
     sql = (
-        f"SELECT f.asset_id, {distance} AS distance FROM dedup_fingerprint f "  # noqa: S608
-        f"WHERE f.low_information = %s AND f.error = '' AND {band_filter} "
+        f"SELECT f.asset_id, {distance} AS distance FROM {name} f "  # noqa: S608
+        f"WHERE {condition}{band_filter} "
         f"AND {distance} <= %s"
     )
-    return sql, [signed_query, False, *band_params, signed_query, k]
+    return sql, [signed_query, *condition_params, *band_params, signed_query, k]
 
 
-def near_lookup(*, phash: int, k: int) -> dict[int, int]:
-    """Every fingerprinted asset whose pHash is within distance k: {asset_id: distance}."""
+def near_lookup(*, phash: int, k: int, table: str = MAIN) -> dict[int, int]:
+    """Every fingerprinted asset whose pHash is within distance k: {asset_id: distance}.
+
+    table=VARIANTS probes the variant hashes instead: the distance is then the nearest of
+    the asset's variants.
+    """
     if not 0 <= k <= 64:
         raise ValueError("k must be between 0 and 64")
     signed_query = signed64(phash & MASK64)
@@ -73,12 +90,15 @@ def near_lookup(*, phash: int, k: int) -> dict[int, int]:
         if radii[band] < 0:
             continue  # small k: fewer bands suffice
         sql, band_params = _band_query(
-            band, mih.band_probes(value=value, radius=radii[band]), signed_query, k
+            band, mih.band_probes(value=value, radius=radii[band]), signed_query, k, table
         )
         parts.append(sql)
         params.extend(band_params)
     # UNION (not UNION ALL) drops the rows that several bands found.
-    return dict(_execute(" UNION ".join(parts), params))
+    found: dict[int, int] = {}
+    for asset_id, distance in _execute(" UNION ".join(parts), params):
+        found[asset_id] = min(distance, found.get(asset_id, 64))
+    return found
 
 
 def _execute(sql: str, params: list) -> list[tuple[int, int]]:

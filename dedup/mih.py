@@ -469,3 +469,58 @@ class _Verifier:
             hit = hit[keep]
         order = self.table.order
         return order[pos_a[hit]], order[pos_b[hit]], dist[hit]
+
+
+def cross_pairs(
+    *,
+    queries: np.ndarray,
+    query_ids: np.ndarray,
+    codes: np.ndarray,
+    code_ids: np.ndarray,
+    k: int,
+    bands: int = BANDS,
+) -> PairChunk:
+    """Every (query, code) pair within distance k: (query id, code id, distance), deduplicated.
+
+    The join between two different sets (main hashes against variant hashes): per band,
+    codes are sorted by band value and each query probes the values within the band's
+    radius; candidates are verified on the full 64 bits. Ids need not be unique.
+    """
+    queries = as_uint64(codes=queries).ravel()
+    codes = as_uint64(codes=codes).ravel()
+    query_ids = np.asarray(query_ids, dtype=np.int64).ravel()
+    code_ids = np.asarray(code_ids, dtype=np.int64).ravel()
+    if not 0 <= k <= BITS:
+        raise ValueError(f"k must be between 0 and {BITS}, got {k}")
+    found_q, found_c = [], []
+    if queries.size and codes.size:
+        radii = probe_radii(k=k, bands=bands)
+        for (shift, width), radius in zip(band_layout(bands=bands), radii, strict=True):
+            if radius < 0:
+                continue
+            mask_w = np.uint64((1 << width) - 1)
+            code_keys = ((codes >> np.uint64(shift)) & mask_w).astype(np.int64)
+            order = np.argsort(code_keys, kind="stable")
+            sorted_keys = code_keys[order]
+            query_keys = ((queries >> np.uint64(shift)) & mask_w).astype(np.int64)
+            for flip in flip_masks(width=width, radius=radius):
+                partner = query_keys ^ flip
+                lo = np.searchsorted(sorted_keys, partner, side="left")
+                hi = np.searchsorted(sorted_keys, partner, side="right")
+                size = hi - lo
+                if not size.any():
+                    continue
+                for owner, member in _expand_runs(lo=lo, size=size):
+                    pos = order[member]
+                    dist = np.bitwise_count(queries[owner] ^ codes[pos])
+                    hit = np.flatnonzero(dist <= k)
+                    found_q.append(owner[hit])
+                    found_c.append(pos[hit])
+    if not found_q:
+        empty = np.empty(0, dtype=np.int64)
+        return PairChunk(empty, empty, empty.astype(np.uint8))
+    q, c = np.concatenate(found_q), np.concatenate(found_c)
+    unique = np.unique(np.stack([q, c]), axis=1)
+    q, c = unique[0], unique[1]
+    dist = np.bitwise_count(queries[q] ^ codes[c]).astype(np.uint8)
+    return PairChunk(query_ids[q], code_ids[c], dist)

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from archive.models import Asset, AssetSource
 from dedup import mih
-from dedup.judge import pair_judge, pair_judge_records
-from dedup.models import DuplicateCandidate, Fingerprint
+from dedup.judge import candidate_keep, pair_judge, pair_judge_records
+from dedup.models import DuplicateCandidate, Fingerprint, FingerprintVariant
 from dedup.selectors import group_components
+from dedup.services import near_distance, variant_distance, verify_distance
 
 CHUNK = 50_000
 MASK64 = (1 << 64) - 1
@@ -50,23 +51,53 @@ def fingerprint_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ids, phash, dhash
 
 
+def variant_arrays(*, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner asset ids, codes) of the variant hashes of the given assets."""
+    rows = FingerprintVariant.objects.order_by("asset_id", "pk").values_list("asset_id", "phash")
+    owners, codes = [], []
+    for owner, code in rows.iterator(chunk_size=CHUNK):
+        owners.append(owner)
+        codes.append(code)
+    owners_a = np.array(owners, dtype=np.int64)
+    codes_a = np.array(codes, dtype=np.int64).view(np.uint64)
+    keep = np.isin(owners_a, ids)
+    return owners_a[keep], codes_a[keep]
+
+
 def near_pairs(
-    *, ids: np.ndarray, phash: np.ndarray, dhash: np.ndarray, k: int
+    *,
+    ids: np.ndarray,
+    phash: np.ndarray,
+    dhash: np.ndarray,
+    k: int,
+    variant_ids: np.ndarray | None = None,
+    variants: np.ndarray | None = None,
+    variant_k: int = 0,
 ) -> list[tuple[int, int, int, int]]:
-    """Every pair within pHash distance k as (a, b, phash distance, dhash distance)."""
+    """Candidate pairs as (a, b, main phash distance, dhash distance), a < b.
+
+    Every pair within pHash distance k, and (the rest of the candidate rule, see
+    dedup.services.candidate_lookup) every pair where one asset's main pHash is within
+    variant_k of a variant hash (variant_ids owning variants) of the other.
+    """
     found = mih.concat_pairs(chunks=mih.all_pairs(codes=phash, ids=ids, k=k))
+    id_a, id_b = found.id_a, found.id_b
+    if variants is not None and variants.size and ids.size:
+        cross = mih.cross_pairs(
+            queries=phash, query_ids=ids, codes=variants, code_ids=variant_ids, k=variant_k
+        )
+        other = cross.id_a != cross.id_b
+        lo = np.minimum(cross.id_a[other], cross.id_b[other])
+        hi = np.maximum(cross.id_a[other], cross.id_b[other])
+        both = np.unique(np.stack([np.concatenate([id_a, lo]), np.concatenate([id_b, hi])]), axis=1)
+        id_a, id_b = both[0], both[1]
     order = np.argsort(ids)
-    pos_a = order[np.searchsorted(ids, found.id_a, sorter=order)]
-    pos_b = order[np.searchsorted(ids, found.id_b, sorter=order)]
+    pos_a = order[np.searchsorted(ids, id_a, sorter=order)]
+    pos_b = order[np.searchsorted(ids, id_b, sorter=order)]
+    phash_d = mih.popcount64(phash[pos_a] ^ phash[pos_b])
     dhash_d = mih.popcount64(dhash[pos_a] ^ dhash[pos_b])
     return sorted(
-        zip(
-            found.id_a.tolist(),
-            found.id_b.tolist(),
-            found.distance.tolist(),
-            dhash_d.tolist(),
-            strict=True,
-        )
+        zip(id_a.tolist(), id_b.tolist(), phash_d.tolist(), dhash_d.tolist(), strict=True)
     )
 
 
@@ -137,10 +168,13 @@ def _exact_groups(selected: set[int] | None) -> list[dict]:
     ]
 
 
-def _pair_rows(pairs, assets: dict[int, Asset]) -> list[dict]:
+def _pair_rows(pairs, assets: dict[int, Asset], *, near: int) -> list[dict]:
     # Recorded pairs show the judgement stored when they were flagged (what reviewers
-    # see); only unrecorded pairs are judged now, reading both files (about 0.1 s a pair),
-    # and past REPORT_PIXEL_BUDGET of them from the records alone, so a wide --k stays fast.
+    # see); only unrecorded pairs are judged now, reading both files (about 0.1 s a pair).
+    # Pairs within `near` are flagged whatever the judgement says, so past
+    # REPORT_PIXEL_BUDGET of them they are judged from the records alone; the others must
+    # prove one picture (candidate_keep), as in the queue, so their pixels are always read
+    # and those that do not are left out.
     recorded = {
         (c.asset_a_id, c.asset_b_id): c
         for c in DuplicateCandidate.objects.filter(asset_a__in={p[0] for p in pairs}).only(
@@ -153,11 +187,14 @@ def _pair_rows(pairs, assets: dict[int, Asset]) -> list[dict]:
         if candidate is not None:
             kind, evidence, status = candidate.kind, candidate.evidence, candidate.status
         else:
-            judge = pair_judge if examined < REPORT_PIXEL_BUDGET else pair_judge_records
-            examined += 1
+            wide = phash_d > near
+            judge = pair_judge if wide or examined < REPORT_PIXEL_BUDGET else pair_judge_records
+            examined += not wide
             verdict = judge(
                 asset_a=assets[a], asset_b=assets[b], phash_distance=phash_d, dhash_distance=dhash_d
             )
+            if not candidate_keep(kind=verdict.kind, phash_distance=phash_d, near=near):
+                continue
             kind, evidence, status = verdict.kind, verdict.evidence, "unrecorded"
         rows.append(
             {
@@ -219,15 +256,34 @@ def _summary(*, pairs, groups, exact, assets, selected, k) -> dict:
     }
 
 
-def report_build(*, k: int, collection: str | None = None, since: datetime | None = None) -> dict:
-    """Build the duplication report for the whole archive or a selection; writes nothing."""
+def report_build(
+    *, k: int | None = None, collection: str | None = None, since: datetime | None = None
+) -> dict:
+    """Build the duplication report for the whole archive or a selection; writes nothing.
+
+    The pairs are those the review queue takes (the one candidate rule: see
+    dedup.services.candidate_lookup and dedup.judge.candidate_keep); k widens or narrows
+    the main-hash lookup (default KEEPSAKE_VERIFY_DISTANCE).
+    """
+    k = verify_distance() if k is None else k
     selected = _selected_ids(collection=collection, since=since)
     ids, phash, dhash = fingerprint_arrays()
-    pairs = near_pairs(ids=ids, phash=phash, dhash=dhash, k=k)
+    variant_ids, variants = variant_arrays(ids=ids)
+    pairs = near_pairs(
+        ids=ids,
+        phash=phash,
+        dhash=dhash,
+        k=k,
+        variant_ids=variant_ids,
+        variants=variants,
+        variant_k=variant_distance(),
+    )
     if selected is not None:
         pairs = [p for p in pairs if p[0] in selected or p[1] in selected]
     assets = Asset.objects.select_related("collection").in_bulk({i for p in pairs for i in p[:2]})
-    rows = _pair_rows(pairs, assets)
+    rows = _pair_rows(pairs, assets, near=near_distance())
+    kept = {(row["a"]["id"], row["b"]["id"]) for row in rows}
+    pairs = [p for p in pairs if (p[0], p[1]) in kept]
     groups = _groups(pairs)
     exact = _exact_groups(selected)
     summary = _summary(

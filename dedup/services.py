@@ -18,18 +18,29 @@ from dedup.imaging import (
     signed64,
     unsigned64,
 )
-from dedup.index import near_lookup, phash_bands
-from dedup.judge import candidate_keep, pair_judge
-from dedup.models import DuplicateCandidate, Fingerprint, ScanRun
+from dedup.index import MAIN, VARIANTS, near_lookup, phash_bands
+from dedup.judge import VARIANT_DISTANCE, candidate_keep, pair_judge
+from dedup.models import DuplicateCandidate, Fingerprint, FingerprintVariant, ScanRun
+
+MASK64 = (1 << 64) - 1
 
 
 def near_distance() -> int:
+    """pHash distance within which a pair is flagged whatever the judgement finds."""
     return settings.KEEPSAKE_NEAR_DISTANCE
 
 
 def verify_distance() -> int:
-    """The rolling scan's wider lookup; pairs past near_distance() must prove one picture."""
+    """The lookup's reach; pairs past near_distance() must prove one picture."""
     return settings.KEEPSAKE_VERIFY_DISTANCE
+
+
+def variant_distance() -> int:
+    """Distance between a main pHash and a variant (turned, mirrored, window) that is looked at.
+
+    Pairs found only this way must prove one picture, like those past near_distance().
+    """
+    return VARIANT_DISTANCE
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,18 @@ def fingerprint_store(
             **{f"phash_b{i}": band for i, band in enumerate(bands)},
         )
     stored, _ = Fingerprint.objects.update_or_create(asset=asset, defaults=values)
+    FingerprintVariant.objects.filter(fingerprint=stored).delete()
+    if fingerprint is not None and not fingerprint.low_information and fingerprint.variants:
+        FingerprintVariant.objects.bulk_create(
+            FingerprintVariant(
+                fingerprint=stored,
+                asset=asset,
+                variant=name,
+                phash=signed64(code),
+                **{f"phash_b{i}": band for i, band in enumerate(phash_bands(phash=code))},
+            )
+            for name, code in fingerprint.variants
+        )
     if error:
         audit_record(actor=actor, verb="fingerprint.failed", obj=asset, reason=error)
     return stored
@@ -154,9 +177,9 @@ def candidates_record(
     """Store new candidate pairs {(a, b): (phash_d, dhash_d)}; known pairs stay as decided.
 
     A pair already stored keeps its row and status, so a "not a duplicate" decision is
-    never undone by a later scan. Pairs beyond KEEPSAKE_NEAR_DISTANCE (a wider lookup, e.g.
-    `scan_duplicates --k 16 --record`) are kept only when judged to be one picture. Call it
-    outside a transaction: the judgement reads files.
+    never undone by a later scan. Pairs beyond KEEPSAKE_NEAR_DISTANCE are kept only when
+    judged to be one picture (candidate_keep). Call it outside a transaction: the judgement
+    reads files.
     """
     judged = candidates_judge(pairs=pairs)
     if not judged:
@@ -164,19 +187,44 @@ def candidates_record(
     return candidates_store(candidates=judged, found_by=found_by, actor=actor)
 
 
-def _near_pairs(fingerprint: Fingerprint, k: int) -> dict[tuple[int, int], tuple[int, int]]:
+def candidate_lookup(*, fingerprint: Fingerprint) -> dict[int, int]:
+    """The candidate rule's lookup for one fingerprint: {other asset id: main pHash distance}.
+
+    The one rule (ingest, rolling scan, report and --record alike): a pair is a candidate
+    when the main pHashes are within verify_distance(), or when one asset's main pHash is
+    within variant_distance() of a variant of the other (its pixels turned or mirrored, a
+    window for heavy crops and other aspect ratios), in either direction. candidate_keep
+    then keeps pairs past near_distance() only when the judgement proves one picture.
+    """
     if fingerprint.error or fingerprint.low_information:
         return {}
-    matches = near_lookup(phash=unsigned64(fingerprint.phash), k=k)
-    matches.pop(fingerprint.asset_id, None)
-    live = set(Asset.objects.holding_bytes().filter(pk__in=matches).values_list("pk", flat=True))
-    dhashes = dict(Fingerprint.objects.filter(asset__in=live).values_list("asset_id", "dhash"))
+    phash = unsigned64(fingerprint.phash)
+    found = set(near_lookup(phash=phash, k=verify_distance()))
+    # This picture's main hash against the others' variants, and its variants against
+    # the others' main hashes.
+    found |= set(near_lookup(phash=phash, k=variant_distance(), table=VARIANTS))
+    for code in FingerprintVariant.objects.filter(fingerprint=fingerprint).values_list(
+        "phash", flat=True
+    ):
+        found |= set(near_lookup(phash=unsigned64(code), k=variant_distance(), table=MAIN))
+    found.discard(fingerprint.asset_id)
+    rows = Fingerprint.objects.filter(
+        asset__in=Asset.objects.holding_bytes().filter(pk__in=found),
+        error="",
+        low_information=False,
+    ).values_list("asset_id", "phash")
+    return {other: ((fingerprint.phash ^ code) & MASK64).bit_count() for other, code in rows}
+
+
+def _near_pairs(fingerprint: Fingerprint) -> dict[tuple[int, int], tuple[int, int]]:
+    matches = candidate_lookup(fingerprint=fingerprint)
+    dhashes = dict(Fingerprint.objects.filter(asset__in=matches).values_list("asset_id", "dhash"))
     return {
         _pair(fingerprint.asset_id, other): (
-            matches[other],
-            ((fingerprint.dhash ^ dhashes[other]) & ((1 << 64) - 1)).bit_count(),
+            distance,
+            ((fingerprint.dhash ^ dhashes[other]) & MASK64).bit_count(),
         )
-        for other in live
+        for other, distance in matches.items()
     }
 
 
@@ -194,7 +242,7 @@ def fingerprint_and_flag(
     (its own transaction), judge the near matches (no transaction), record the pairs.
     """
     stored = fingerprint_store(asset=asset, fingerprint=fingerprint, error=error, actor=actor)
-    pairs = _near_pairs(stored, near_distance())
+    pairs = _near_pairs(stored)
     candidates = candidates_record(pairs=pairs, found_by=found_by, actor=actor)
     return FingerprintOutcome(stored, candidates)
 
@@ -243,11 +291,9 @@ def scan_record(*, report: dict, parameters: dict, actor=SYSTEM) -> ScanRun:
 def scan_incremental(*, actor=SYSTEM) -> ScanRun:
     """Look up every fingerprint added since the last rolling scan and flag its matches.
 
-    The ingest already checks each new file within KEEPSAKE_NEAR_DISTANCE, but two near
-    duplicates ingested at the same moment cannot see each other before they commit, and
-    heavier crops fall further apart than an ingest-time lookup should reach. This sweep
-    closes both gaps: it looks up within KEEPSAKE_VERIFY_DISTANCE and keeps the wider
-    pairs only when the judgement proves them one picture (see candidates_record).
+    The ingest already checks each new file with the candidate rule (candidate_lookup),
+    but two near duplicates ingested at the same moment cannot see each other before they
+    commit. This sweep closes that gap with the same rule.
     """
     last = ScanRun.objects.filter(incremental=True).order_by("-high_water_fingerprint_id").first()
     since = last.high_water_fingerprint_id if last else 0
@@ -255,7 +301,7 @@ def scan_incremental(*, actor=SYSTEM) -> ScanRun:
     high_water, pairs, checked = since, {}, 0
     for fingerprint in fresh.iterator(chunk_size=2000):
         high_water, checked = fingerprint.pk, checked + 1
-        pairs.update(_near_pairs(fingerprint, verify_distance()))
+        pairs.update(_near_pairs(fingerprint))
     judged = candidates_judge(pairs=pairs)
     with audited():
         created = candidates_store(candidates=judged, found_by="rolling-scan", actor=actor)
@@ -263,7 +309,11 @@ def scan_incremental(*, actor=SYSTEM) -> ScanRun:
             incremental=True,
             recorded=True,
             finished_at=timezone.now(),
-            parameters={"since_fingerprint": since, "k": verify_distance()},
+            parameters={
+                "since_fingerprint": since,
+                "k": verify_distance(),
+                "variant_k": variant_distance(),
+            },
             high_water_fingerprint_id=high_water,
             summary={"fingerprints": checked, "pairs": len(pairs), "new_pairs": len(created)},
         )

@@ -39,10 +39,15 @@ IDENTITY_MIN_SSIM = 0.97
 # move pHash by 10-20 bits, while hash collisions between unrelated photos at that
 # distance are common enough that flagging them unverified would flood the queue.
 VERIFY_DISTANCE = 16
+# A main pHash this close to a variant of the other picture (its pixels turned or mirrored,
+# a window for heavy crops and other aspect ratios: dedup.imaging.DIHEDRAL, windows_of)
+# makes a candidate too; such pairs must likewise prove one picture.
+VARIANT_DISTANCE = 12
 VERIFIED_KINDS = frozenset({"exact", "pixel", "derivative"})
 
 __all__ = [
     "JUDGE_VERSION",
+    "VARIANT_DISTANCE",
     "VERIFY_DISTANCE",
     "PairSide",
     "Verdict",

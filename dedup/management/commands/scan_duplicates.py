@@ -10,7 +10,7 @@ from django.utils import timezone
 from dedup.folder_audit import folder_report_build
 from dedup.report import report_build
 from dedup.report_formats import FORMATS, report_render
-from dedup.services import near_distance, scan_record
+from dedup.services import scan_record, verify_distance
 
 
 def _since(value: str) -> datetime:
@@ -43,7 +43,10 @@ class Command(BaseCommand):
             "--k",
             type=int,
             default=None,
-            help="pHash distance threshold (default: KEEPSAKE_NEAR_DISTANCE)",
+            help=(
+                "pHash distance of the lookup (default: KEEPSAKE_VERIFY_DISTANCE); pairs past "
+                "KEEPSAKE_NEAR_DISTANCE are listed only when proven one picture, as in the queue"
+            ),
         )
         parser.add_argument(
             "--workers",
@@ -53,7 +56,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        k = options["k"] if options["k"] is not None else near_distance()
+        k = options["k"] if options["k"] is not None else verify_distance()
         if not 0 <= k <= 64:
             raise CommandError("--k must be between 0 and 64.")
         if options["path"]:
