@@ -17,12 +17,14 @@ the manifest's head with `verify_audit` on the live system (or `--against-databa
 ties the export to the database it came from.
 """
 
+import base64
 import csv
 import datetime as dt
 import hashlib
 import itertools
 import json
 import os
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import BinaryIO
@@ -32,9 +34,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import dateparse, timezone
 
+from archive import verifier
+from archive.actors import SYSTEM
 from archive.audit import EVENT_FIELDS, audit_record, chain_verify, event_rows, row_hash
 from archive.errors import ArchiveError
-from archive.models import AuditChainHead, AuditEvent
+from archive.models import AuditChainHead, AuditEvent, Checkpoint
 
 # /2: CSV cells that a spreadsheet would read as a formula carry a leading quote.
 MANIFEST_FORMAT = "keepsake-audit-export/2"
@@ -166,16 +170,20 @@ class _Line:
         return value
 
 
+def _csv_line(writer, row: dict) -> str:
+    return writer.writerow(
+        [
+            csv_cell_safe(_canonical(row[name]) if name in JSON_FIELDS else row[name])
+            for name in EVENT_FIELDS
+        ]
+    )
+
+
 def _csv_lines(rows: Iterable[dict]) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield writer.writerow(EVENT_FIELDS)
     for row in rows:
-        yield writer.writerow(
-            [
-                csv_cell_safe(_canonical(row[name]) if name in JSON_FIELDS else row[name])
-                for name in EVENT_FIELDS
-            ]
-        )
+        yield _csv_line(writer, row)
 
 
 def _jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:
@@ -374,10 +382,45 @@ def _check_rows(rows: Iterator[dict], report: ExportVerification) -> tuple[int, 
     return previous
 
 
+def _intact_span(path: str, manifest: dict) -> tuple | None:
+    """(rows, first, last sequence) of a file whose rows all verify on their own, else None."""
+    report, seen = ExportVerification(), []
+
+    def first_kept(rows):
+        for row in rows:
+            seen[:] = seen or [row["sequence"]]
+            yield row
+
+    try:
+        rows = _read_rows(path, manifest.get("file_format") or _guess_format(path))
+        last = _check_rows(first_kept(rows), report)
+    except (ValueError, KeyError, ArchiveError):
+        return None
+    if not report.ok:
+        return None
+    return report.rows, (seen or [None])[0], last[0] if last else None
+
+
 def _check_manifest(path: str, manifest: dict, report: ExportVerification) -> None:
     if manifest.get("format") not in MANIFEST_FORMATS_READ:
         report.problems.append(f"unknown manifest format {manifest.get('format')!r}")
-    elif _file_digest(path) != manifest.get("sha256"):
+        return
+    if _file_digest(path) == manifest.get("sha256"):
+        return
+    described = (
+        manifest.get("rows"),
+        manifest.get("first_sequence"),
+        manifest.get("last_sequence"),
+    )
+    span = _intact_span(path, manifest)
+    if manifest.get("file") != os.path.basename(path) or (span is not None and span != described):
+        # The file is whole but the manifest describes other rows (or another file): the
+        # two were mixed up, which is not the same as a file changed after export.
+        report.problems.append(
+            f"the manifest belongs to another export ({manifest.get('file')}: "
+            f"{manifest.get('rows')} rows, chain head #{manifest['chain_head']['sequence']})"
+        )
+    else:
         report.problems.append("the file's SHA-256 differs from the manifest's (file changed)")
 
 
@@ -433,10 +476,209 @@ def audit_export_compare_database(
     *, path: str, fmt: str | None = None, batch: int = 1000
 ) -> list[str]:
     """Problems found comparing each exported row with the stored event of its sequence."""
-    rows = _read_rows(path, fmt or _guess_format(path))
+    if zipfile.is_zipfile(path):
+        rows = audit_bundle_rows(path)
+    else:
+        rows = _read_rows(path, fmt or _guess_format(path))
     while chunk := {row["sequence"]: row["hash"] for row in itertools.islice(rows, batch)}:
         stored = dict(AuditEvent.objects.filter(sequence__in=chunk).values_list("sequence", "hash"))
         for sequence in sorted(chunk):
             if stored.get(sequence) != chunk[sequence]:
                 return [f"event #{sequence} differs from the event stored in the database"]
     return []
+
+
+# --- Export bundles: events, proofs and the signed checkpoint in one zip ---------------------
+
+
+@dataclass
+class AuditBundleResult:
+    fmt: str
+    filters: AuditExportFilter
+    checkpoint: Checkpoint
+    listed: int = 0
+    withheld: int = 0
+    events_sha256: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"keepsake-audit-upto-{self.checkpoint.size}.zip"
+
+
+class _Members:
+    """The bundle's member files, written as one pass over the log goes by."""
+
+    def __init__(self, fmt: str, filters: dict, result: AuditBundleResult):
+        import tempfile
+
+        self.fmt, self.filters, self.result = fmt, filters, result
+        self.events = tempfile.TemporaryFile()
+        self.withheld = tempfile.TemporaryFile()
+        self.listed = []
+        self.omitted: list[tuple[int, str]] = []
+        self.writer = csv.writer(_Line())
+        if fmt == "csv":
+            self.events.write(self.writer.writerow(EVENT_FIELDS).encode("utf-8"))
+
+    def row(self, row: dict) -> None:
+        excluded = verifier.filter_excludes(self.filters, row)
+        if excluded is None:
+            line = _csv_line(self.writer, row) if self.fmt == "csv" else next(_jsonl_lines([row]))
+            self.events.write(line.encode("utf-8"))
+            self.listed.append(row["sequence"])
+            return
+        stub = {name: row[name] for name in verifier.STUB_FIELDS}
+        self.withheld.write((_canonical({**stub, "excluded_by": excluded}) + "\n").encode("utf-8"))
+        self.omitted.append((row["sequence"], excluded))
+
+
+def _copy(archive, name: str, source) -> str:
+    digest = hashlib.sha256()
+    source.seek(0)
+    with archive.open(name, "w", force_zip64=True) as out:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
+
+
+def _checkpoint_part(checkpoint: Checkpoint, tree) -> dict:
+    part = {"note": checkpoint.note, "size": checkpoint.size, "root": checkpoint.root_hash}
+    older = Checkpoint.objects.filter(size__lt=checkpoint.size).order_by("-size").first()
+    if older is not None:
+        consistency = [h.hex() for h in tree.consistency(older.size)]
+        part["previous"] = {"note": older.note, "consistency": consistency}
+    if checkpoint.timestamp_token:
+        token = base64.b64encode(bytes(checkpoint.timestamp_token)).decode("ascii")
+        part["timestamp"] = {"token": token, "authority": checkpoint.timestamp_authority}
+    return part
+
+
+def audit_bundle_write(
+    *, fp: BinaryIO, filters: AuditExportFilter, fmt: str, actor, chunk_size: int = 5000
+) -> AuditBundleResult:
+    """Seal the log, then write one zip: listed events, withheld stubs, proofs, manifest.
+
+    Anyone can check it with archive/verifier.py and the archive's public key; the
+    export is audited (`audit.exported`).
+    """
+    from archive.checkpoints import checkpoint_seal, tree_from_log
+
+    if fmt not in FORMATS:
+        raise ArchiveError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    checkpoint = checkpoint_seal(actor=actor if actor is not None else SYSTEM)
+    if checkpoint is None:
+        raise ArchiveError("The audit trail is empty: there is nothing to export.")
+    result = AuditBundleResult(fmt=fmt, filters=filters, checkpoint=checkpoint)
+    members = _Members(fmt, filters.as_dict(), result)
+    tree = tree_from_log(size=checkpoint.size, chunk_size=chunk_size, on_row=members.row)
+    if tree.root().hex() != checkpoint.root_hash:
+        raise ArchiveError(
+            f"The stored audit log no longer matches checkpoint #{checkpoint.size}: "
+            "run verify_audit."
+        )
+    proofs = tempfile_lines(
+        _canonical({"sequence": seq, "path": [h.hex() for h in tree.inclusion_path(seq - 1)]})
+        for seq in members.listed
+    )
+    result.listed, result.withheld = len(members.listed), len(members.omitted)
+    with zipfile.ZipFile(fp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        digests = {
+            f"events.{fmt}": _copy(archive, f"events.{fmt}", members.events),
+            "withheld.jsonl": _copy(archive, "withheld.jsonl", members.withheld),
+            "proofs.jsonl": _copy(archive, "proofs.jsonl", proofs),
+        }
+        result.events_sha256 = digests[f"events.{fmt}"]
+        manifest = _bundle_manifest(result, members, digests, _checkpoint_part(checkpoint, tree))
+        manifest["statement"] = _statement(result)
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _bundle_exported_record(result=result, actor=actor)
+    return result
+
+
+def _statement(result: AuditBundleResult) -> str:
+    from archive.checkpoints import signing_key
+
+    checkpoint = result.checkpoint
+    body = verifier.export_statement_body(
+        origin=verifier.checkpoint_parse(checkpoint.note).origin,
+        size=checkpoint.size,
+        root=bytes.fromhex(checkpoint.root_hash),
+        filters=result.filters.as_dict(),
+        fmt=result.fmt,
+    )
+    return body.decode("utf-8") + "\n" + signing_key().sign(body)
+
+
+def tempfile_lines(lines: Iterable[str]):
+    import tempfile
+
+    out = tempfile.TemporaryFile()
+    for line in lines:
+        out.write((line + "\n").encode("utf-8"))
+    return out
+
+
+def _bundle_manifest(result: AuditBundleResult, members: _Members, digests, part) -> dict:
+    omitted = verifier._ranges(members.omitted)
+    rotations = Checkpoint.objects.filter(
+        size__lte=result.checkpoint.size, note__contains="\npublic-key "
+    ).order_by("size")
+    return {
+        "format": verifier.BUNDLE_FORMAT,
+        "file_format": result.fmt,
+        "fields": list(EVENT_FIELDS),
+        "filters": result.filters.as_dict(),
+        "members": digests,
+        "checkpoint": part,
+        "key_rotations": list(rotations.values_list("note", flat=True)),
+        "summary": {
+            "listed": result.listed,
+            "withheld": result.withheld,
+            "first_listed": members.listed[0] if members.listed else None,
+            "last_listed": members.listed[-1] if members.listed else None,
+            "omitted": [{"first": a, "last": b, "excluded_by": why} for a, b, why in omitted],
+        },
+        "exported_at": timezone.now().isoformat(timespec="seconds"),
+        "how_to_verify": (
+            "python verifier.py THIS.zip --public-key ARCHIVE-KEY.pem (archive/verifier.py "
+            "of Keepsake: standard library and the cryptography package)"
+        ),
+    }
+
+
+@transaction.atomic
+def _bundle_exported_record(*, result: AuditBundleResult, actor) -> None:
+    audit_record(
+        actor=actor if actor is not None else SYSTEM,
+        verb="audit.exported",
+        object_type="archive.auditevent",
+        object_id=result.checkpoint.size,
+        after={
+            "format": f"bundle/{result.fmt}",
+            "filters": result.filters.as_dict(),
+            "chain_head": result.checkpoint.size,
+            "checkpoint": result.checkpoint.root_hash,
+            "rows": result.listed,
+            "withheld": result.withheld,
+            "sha256": result.events_sha256,
+        },
+    )
+
+
+def audit_bundle_verify(*, path: str, public_keys: list[bytes] | None = None, tsa_certs=None):
+    """Verify a bundle with the standalone verifier; by default against this archive's keys."""
+    from archive.checkpoints import previous_signing_key, signing_key
+
+    if not public_keys:
+        old = previous_signing_key()
+        public_keys = [signing_key().public_raw] + ([old.public_raw] if old else [])
+    return verifier.bundle_verify(path, public_keys=public_keys, tsa_certs=tsa_certs or [])
+
+
+def audit_bundle_rows(path: str) -> Iterator[dict]:
+    """The listed events of a bundle (for comparing them with the database)."""
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        fmt = manifest["file_format"]
+        yield from verifier.rows_read(verifier._lines(archive, f"events.{fmt}"), fmt)

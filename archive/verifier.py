@@ -718,6 +718,41 @@ def _checkpoint_check(manifest: dict, keys: list[bytes], report: Report) -> Chec
     return checkpoint
 
 
+def export_statement_body(*, origin: str, size: int, root: bytes, filters: dict, fmt: str):
+    """What the archive signs about one export: its checkpoint, filters and file format.
+
+    The content itself is proved by the Merkle tree; the statement makes the filter (which
+    decides what may be withheld) the archive's word rather than the file's.
+    """
+    lines = [
+        f"{origin} export",
+        str(size),
+        base64.b64encode(root).decode("ascii"),
+        f"filters {_canonical({k: v for k, v in filters.items() if v})}",
+        f"format {fmt}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _statement_check(manifest: dict, checkpoint: Checkpoint, keys: list[bytes]) -> None:
+    try:
+        statement = checkpoint_parse(manifest["statement"])
+    except (KeyError, TypeError) as exc:
+        raise VerifyError("the export carries no signed statement of its filter") from exc
+    expected = export_statement_body(
+        origin=checkpoint.origin,
+        size=checkpoint.size,
+        root=checkpoint.root,
+        filters=manifest["filters"],
+        fmt=manifest["file_format"],
+    )
+    trusted = keys_follow_rotations(keys, manifest.get("key_rotations") or [])
+    if statement.body != expected:
+        raise VerifyError("the export's filter or checkpoint differs from what the archive signed")
+    if checkpoint_signed_by(statement, trusted) is None:
+        raise VerifyError("the export's statement is not signed by the archive's public key")
+
+
 def _timestamp_check(manifest: dict, checkpoint: Checkpoint, tsa_certs, report: Report):
     token = manifest["checkpoint"].get("timestamp")
     if not token:
@@ -755,6 +790,7 @@ def _bundle_verify(path, public_keys, tsa_certs, report: Report) -> None:
             if _digest(archive, name) != digest:
                 raise VerifyError(f"{name} differs from the manifest's digest (file changed)")
         checkpoint = _checkpoint_check(manifest, public_keys, report)
+        _statement_check(manifest, checkpoint, public_keys)
         report.size = checkpoint.size
         proofs = _proofs_read(_lines(archive, "proofs.jsonl"))
         walk = _Walk(manifest["filters"], checkpoint, proofs, report)

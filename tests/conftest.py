@@ -69,6 +69,27 @@ def isolated_storage(settings, tmp_path):
     return media
 
 
+@pytest.fixture(scope="session")
+def audit_signing_pem() -> str:
+    """A throwaway Ed25519 key for this test run's audit checkpoints."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode("ascii")
+
+
+@pytest.fixture(autouse=True)
+def audit_signing_key(settings, audit_signing_pem):
+    """Checkpoints in tests are signed with the throwaway key, never a file under var/."""
+    settings.KEEPSAKE_AUDIT_SIGNING_KEY = audit_signing_pem
+    settings.KEEPSAKE_AUDIT_TSA_URL = ""
+    return audit_signing_pem
+
+
 def make_scene(seed: int, size=(320, 240)) -> Image.Image:
     """A busy picture of random shapes; different seeds give unrelated perceptual hashes."""
     import random

@@ -3,7 +3,12 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from archive.audit_export import FORMATS, audit_export_filter_parse, audit_export_to_file
+from archive.audit_export import (
+    FORMATS,
+    audit_bundle_write,
+    audit_export_filter_parse,
+    audit_export_to_file,
+)
 from archive.errors import ArchiveError
 
 
@@ -11,7 +16,10 @@ class Command(BaseCommand):
     help = (
         "Export audit events (CSV or JSON lines) up to the current chain head, streamed, "
         "and write FILE.manifest.json next to the output (filters, row count, chain head, "
-        "SHA-256) so the recipient can verify the export alone with verify_audit --file."
+        "SHA-256) so the recipient can verify the export alone with verify_audit --file. "
+        "An --output ending in .zip writes one bundle instead: the events, a stub for each "
+        "event the filters left out, an inclusion proof per event and the signed "
+        "checkpoint, which archive/verifier.py checks with the archive's public key alone."
     )
 
     def add_arguments(self, parser):
@@ -41,6 +49,8 @@ class Command(BaseCommand):
                 obj=options["object"],
                 verb=options["verb"],
             )
+            if options["output"].endswith(".zip"):
+                return self._bundle(options, filters, actor)
             result, manifest_path = audit_export_to_file(
                 path=options["output"],
                 filters=filters,
@@ -55,5 +65,22 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"exported {result.rows} events ({span}) to {options['output']}; manifest "
                 f"{manifest_path}; chain head #{result.head[0]} {result.head[1] or '-'}"
+            )
+        )
+
+    def _bundle(self, options, filters, actor):
+        with open(options["output"], "wb") as fp:
+            result = audit_bundle_write(
+                fp=fp,
+                filters=filters,
+                fmt=options["format"],
+                actor=actor,
+                chunk_size=options["chunk_size"],
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"exported {result.listed} events ({result.withheld} withheld by the filters) "
+                f"to {options['output']}; checkpoint #{result.checkpoint.size} "
+                f"{result.checkpoint.root_hash}"
             )
         )

@@ -1,10 +1,20 @@
 """python manage.py verify_audit — verify the stored audit chain, or an exported file."""
 
+import zipfile
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
+from archive import verifier
 from archive.audit import audit_verify
-from archive.audit_export import audit_export_compare_database, audit_export_verify
+from archive.audit_export import (
+    audit_bundle_verify,
+    audit_export_compare_database,
+    audit_export_verify,
+)
 from archive.errors import ArchiveError
+
+KEY = "public_key"
 
 
 class Command(BaseCommand):
@@ -13,7 +23,8 @@ class Command(BaseCommand):
         "Exits 0 when it verifies; otherwise names the first altered, missing or reordered "
         "event and exits 1. With --file, verify an export made by export_audit instead "
         "(each row's hash, the links between consecutive events, and FILE.manifest.json "
-        "when present: file digest, row count, chain head)."
+        "when present: file digest, row count, chain head). An export bundle (.zip) is checked "
+        "by archive/verifier.py's code: proofs, the signed checkpoint, the timestamp."
     )
 
     def add_arguments(self, parser):
@@ -25,6 +36,15 @@ class Command(BaseCommand):
             "--against-database",
             action="store_true",
             help="also compare every exported event with the one stored in this database",
+        )
+        parser.add_argument(
+            "--public-key",
+            action="append",
+            default=[],
+            help="a bundle: the archive's public key (PEM; default: this archive's own keys)",
+        )
+        parser.add_argument(
+            "--tsa-cert", action="append", default=[], help="a bundle: a trusted TSA certificate"
         )
 
     def handle(self, *args, **options):
@@ -39,8 +59,26 @@ class Command(BaseCommand):
             )
         )
 
+    def _verify_bundle(self, options):
+        path = options["file"]
+        try:
+            keys = [verifier.public_key_load(Path(p).read_bytes(), p) for p in options[KEY]]
+            certs = [verifier._load_cert(p) for p in options["tsa_cert"]]
+            report = audit_bundle_verify(path=path, public_keys=keys, tsa_certs=certs)
+            if report.ok and options["against_database"]:
+                report.problems += audit_export_compare_database(path=path)
+                report.ok = not report.problems
+        except (OSError, ValueError, verifier.VerifyError, ArchiveError) as exc:
+            raise CommandError(f"export {path} cannot be read: {exc}") from exc
+        if not report.ok:
+            raise CommandError(f"export {path} does NOT verify: {report.problems[0]}")
+        for line in verifier.report_lines(report):
+            self.stdout.write(line)
+
     def _verify_file(self, options):
         path = options["file"]
+        if zipfile.is_zipfile(path):
+            return self._verify_bundle(options)
         try:
             report = audit_export_verify(path=path, manifest_path=options["manifest"] or None)
             if report.ok and options["against_database"]:
