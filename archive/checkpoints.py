@@ -406,7 +406,7 @@ def checkpoint_seal(*, actor=SYSTEM, timestamp: bool = True) -> Checkpoint | Non
         return checkpoint_latest()
     if timestamp and settings.KEEPSAKE_AUDIT_TSA_URL and not connection.in_atomic_block:
         try:
-            checkpoint_timestamp(checkpoint=checkpoint, actor=actor)
+            checkpoint = checkpoint_timestamp(checkpoint=checkpoint, actor=actor)
         except ArchiveError as exc:
             logger.warning("checkpoint #%s not timestamped: %s", checkpoint.size, exc.message)
     return checkpoint
