@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -23,6 +23,7 @@ from archive.models import (
     AssetSource,
     AuditEvent,
     CatalogueEntry,
+    Checkpoint,
     Collection,
     IngestRejection,
     LegalHold,
@@ -527,6 +528,20 @@ class LicenceSignOffAdmin(ReadOnlyAdmin):
         return Truncator(obj.reason).chars(80)
 
 
+@functools.cache
+def _admin_change_route(object_type: str) -> str | None:
+    """The admin change-page route for an audited object's type, if the admin has one."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return None
+    if model not in admin.site._registry:
+        return None
+    return f"admin:{model._meta.app_label}_{model._meta.model_name}_change"
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = [
@@ -534,10 +549,11 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "created_at",
         "actor_name",
         "verb",
-        "object_type",
-        "object_id",
+        "object_link",
         "short_reason",
     ]
+    # Newest first: the trail is read to find out what just happened.
+    ordering = ["-sequence"]
     list_filter = ["verb", "object_type"]
     search_fields = ["actor_name", "verb", "object_id", "reason", "hash"]
     date_hierarchy = "created_at"
@@ -564,6 +580,34 @@ class AuditEventAdmin(ReadOnlyAdmin):
     @admin.display(description="reason")
     def short_reason(self, obj):
         return Truncator(obj.reason).chars(80)
+
+    @admin.display(description="object", ordering="object_type")
+    def object_link(self, obj):
+        label = f"{obj.object_type}:{obj.object_id}" if obj.object_id else obj.object_type
+        route = _admin_change_route(obj.object_type)
+        if route is None or not obj.object_id:
+            return label
+        try:
+            url = reverse(route, args=[obj.object_id])
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["size", "created_at", "short_root", "key_id", "timestamped"]
+    ordering = ["-size"]
+    readonly_fields = ["size", "created_at", "root_hash", "chain_hash", "key_id", "note"]
+    fields = readonly_fields
+
+    @admin.display(description="root hash")
+    def short_root(self, obj):
+        return obj.root_hash[:16] + "…"
+
+    @admin.display(description="trusted timestamp", boolean=True)
+    def timestamped(self, obj):
+        return obj.timestamp_token is not None
 
 
 @admin.register(IngestRejection)
@@ -601,4 +645,6 @@ class AuditedGroupAdmin(GroupAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         with role_change_actor(request.user):
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+
 from archive import admin_intake  # noqa: E402,F401  (the intake queue and web upload)

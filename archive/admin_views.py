@@ -2,23 +2,23 @@
 licences, export the audit trail. Each page checks its permission, calls one service and
 reports ArchiveError back to the user."""
 
+import tempfile
+
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.widgets import FilteredSelectMultiple, ManyToManyRawIdWidget
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from archive.audit_export import (
     FORMATS,
+    audit_bundle_write,
     audit_export_filter_parse,
     audit_export_head,
-    audit_export_stream,
-    audit_exported_record,
-    manifest_path_for,
 )
 from archive.errors import ArchiveError
 from archive.holds import legal_hold_place, legal_hold_release
@@ -238,55 +238,45 @@ class AuditExportForm(forms.Form):
         )
 
 
-def _export_name(fmt: str, upto: int) -> str:
-    return f"keepsake-audit-upto-{upto}.{fmt}"
-
-
 def audit_export_view(model_admin, request):
-    """The export form; its two buttons download the file and its manifest.
+    """The export form; its button downloads one zip: the events, their proofs, the manifest.
 
     Only a POST exports: the download writes an audit event, and a GET can be made by a
     link or an image on any site the officer visits; the POST carries the CSRF token.
     """
     if not request.user.has_perm("archive.export_audit"):
         raise PermissionDenied
-    wanted = request.method == "POST" and ("download" in request.POST or "manifest" in request.POST)
+    wanted = request.method == "POST" and "download" in request.POST
     initial = {"upto": audit_export_head()[0], "format": "csv"}
     form = AuditExportForm(request.POST if wanted else None, initial=initial)
     if wanted and form.is_valid():
+        # A temporary file, not memory: an export of the whole trail can be large.
+        spool = tempfile.TemporaryFile()
         try:
-            filters = form.filters()
-            fmt, upto = form.cleaned_data["format"], form.cleaned_data["upto"]
-            chunks, result = audit_export_stream(filters=filters, fmt=fmt, upto=upto)
+            result = audit_bundle_write(
+                fp=spool,
+                filters=form.filters(),
+                fmt=form.cleaned_data["format"],
+                actor=request.user,
+            )
         except ArchiveError as exc:
+            spool.close()
             form.add_error(None, exc.message)
         else:
-            name = _export_name(fmt, upto)
-            if "manifest" in request.POST:
-                # The same bytes again, hashed and counted but not sent: the export is
-                # pinned to event #upto, so they are the bytes the download gave.
-                for _chunk in chunks:
-                    pass
-                response = JsonResponse(
-                    result.manifest(file_name=name), json_dumps_params={"indent": 2}
-                )
-                disposition = f'attachment; filename="{manifest_path_for(name)}"'
-                response["Content-Disposition"] = disposition
-                return response
-            audit_exported_record(result=result, actor=request.user)
-            content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
-            response = StreamingHttpResponse(chunks, content_type=f"{content_type}; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="{name}"'
-            return response
+            spool.seek(0)
+            return FileResponse(
+                spool, as_attachment=True, filename=result.name, content_type="application/zip"
+            )
     return _page(
         model_admin,
         request,
         "admin/archive/form_page.html",
         title="Export the audit trail",
-        intro="Exports the events up to the chain head as it was when this page opened. "
-        "Download the file and its manifest; `manage.py verify_audit --file FILE` checks "
-        "them anywhere.",
+        intro="Seals the trail and downloads one zip: the events the filters select, a stub "
+        "for each event they leave out, an inclusion proof per event and the archive's "
+        "signed checkpoint. Anyone can check it with archive/verifier.py and the archive's "
+        "public key (`manage.py seal_audit --public-key`), or `manage.py verify_audit --file`.",
         form=form,
-        buttons=[("download", "Download export"), ("manifest", "Download manifest")],
+        buttons=[("download", "Download export (zip)")],
         cancel_url=reverse("admin:archive_auditevent_changelist"),
     )

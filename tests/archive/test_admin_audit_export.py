@@ -1,6 +1,8 @@
 """Downloading a filtered audit export and its manifest from the admin."""
 
 import io
+import json
+import zipfile
 
 import pytest
 from django.core.management import call_command
@@ -26,31 +28,46 @@ def officer(client):
     return officer
 
 
-def test_a_filtered_csv_and_its_manifest_verify(client, officer, collection, tmp_path):
+def test_a_filtered_export_downloads_as_one_zip_that_verifies(
+    client, officer, collection, tmp_path
+):
     asset = ingest_picture(collection=collection).asset
     legal_hold_place(matter_reference="M-1", reason="r", assets=[asset], actor=officer)
     url = reverse("admin:archive_auditevent_export")
     form = client.get(url)
     upto = AuditEvent.objects.last().sequence
-    query = {"verb": "legalhold.*", "format": "csv", "upto": upto}
 
-    data = client.post(url, {**query, "download": "1"})
-    manifest = client.post(url, {**query, "manifest": "1"})
+    data = client.post(url, {"verb": "legalhold.*", "format": "csv", "upto": upto, "download": "1"})
 
-    assert form.status_code == 200 and f'value="{upto}"' in form.content.decode()
-    assert data["Content-Disposition"] == f'attachment; filename="keepsake-audit-upto-{upto}.csv"'
-    assert data.streaming is True
-    body = b"".join(data.streaming_content)
+    assert form.status_code == 200 and "Download manifest" not in form.content.decode()
+    name = data["Content-Disposition"].split('filename="')[1].rstrip('"')
+    assert name == f"keepsake-audit-upto-{upto}.zip" and data["Content-Type"] == "application/zip"
+    export = tmp_path / name
+    export.write_bytes(b"".join(data.streaming_content))
+    with zipfile.ZipFile(export) as bundle:
+        body = bundle.read("events.csv")
+        manifest = json.loads(bundle.read("manifest.json"))
     assert body.count(b"legalhold.placed") == 1 and b"asset.ingested" not in body
-    assert manifest.json()["rows"] == 1
-    assert manifest.json()["chain_head"]["sequence"] == upto
-    export = tmp_path / f"keepsake-audit-upto-{upto}.csv"
-    export.write_bytes(body)
-    (tmp_path / f"{export.name}.manifest.json").write_bytes(manifest.content)
+    assert manifest["summary"]["listed"] == 1 and manifest["checkpoint"]["size"] == upto
     out = io.StringIO()
     call_command("verify_audit", "--file", str(export), "--against-database", stdout=out)
-    assert "export verifies: 1 events" in out.getvalue()
+    assert "verifies: 1 events listed" in out.getvalue()
     assert AuditEvent.objects.filter(verb="audit.exported", actor=officer).count() == 1
+
+
+def test_events_are_listed_newest_first_with_their_objects_linked(client, officer, collection):
+    asset = ingest_picture(collection=collection).asset
+    hold = legal_hold_place(matter_reference="M-2", reason="r", assets=[asset], actor=officer)
+
+    page = client.get(reverse("admin:archive_auditevent_changelist")).content.decode()
+
+    rows = page.split("<tbody>")[1].split("</tr>")
+    newest = AuditEvent.objects.order_by("-sequence").first()
+    assert f">{newest.sequence}<" in rows[0]
+    link = reverse("admin:archive_legalhold_change", args=[hold.pk])
+    assert f'<a href="{link}">archive.legalhold:{hold.pk}</a>' in page
+    asset_link = reverse("admin:archive_asset_change", args=[asset.pk])
+    assert f'<a href="{asset_link}">' in page
 
 
 def test_bad_filters_are_shown_on_the_form(client, officer):

@@ -2,6 +2,7 @@
 
 import io
 import shutil
+import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -61,20 +62,23 @@ def test_hold_blocks_the_pair_and_the_filtered_export_verifies(browser, live_ser
     small.refresh_from_db()
     assert (small.state, small.replaced_by_id) == (Asset.State.ACTIVE, None)
 
-    # The officer downloads the hold events as CSV with its manifest; both verify.
+    # The officer downloads the hold events: one zip with the manifest and proofs inside.
     browser.delete_all_cookies()
     log_in(browser, live_server, "olu", "correct horse")
     browser.get(f"{live_server.url}/admin/archive/auditevent/export/")
     browser.find_element(By.NAME, "verb").send_keys("legalhold.*")
     screenshot(browser, "audit-export")
     browser.find_element(By.NAME, "download").click()
-    export = downloaded(browser, ".csv")
-    browser.find_element(By.NAME, "manifest").click()
-    manifest = downloaded(browser, ".manifest.json")
-    assert "CASE-7" in export.read_text(encoding="utf-8")
-    assert "legalhold.refused" in export.read_text(encoding="utf-8")
-    for path in (export, manifest):
-        shutil.copy(path, ARTIFACTS / path.name)
+    export = downloaded(browser, ".zip")
+    with zipfile.ZipFile(export) as bundle:
+        events = bundle.read("events.csv").decode("utf-8")
+        assert "manifest.json" in bundle.namelist()
+    assert "CASE-7" in events and "legalhold.refused" in events
+    shutil.copy(export, ARTIFACTS / export.name)
     out = io.StringIO()
-    call_command("verify_audit", file=str(export), manifest=str(manifest), stdout=out)
-    assert "verif" in out.getvalue().lower()
+    call_command("verify_audit", file=str(export), stdout=out)
+    assert "verifies: 2 events listed" in out.getvalue()
+    browser.get(f"{live_server.url}/admin/archive/auditevent/")
+    screenshot(browser, "audit-events")
+    first = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")[0].text
+    assert "audit.exported" in first  # newest first
