@@ -4,7 +4,9 @@ Filters mean what they mean for `export_audit`: the list and the export both go 
 `archive.audit_export.audit_export_events`.
 """
 
-from django.http import StreamingHttpResponse
+import tempfile
+
+from django.http import FileResponse, StreamingHttpResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -16,6 +18,7 @@ from rest_framework.response import Response
 from archive.audit import EVENT_FIELDS, audit_verify
 from archive.audit_export import (
     FORMATS,
+    audit_bundle_write,
     audit_export_events,
     audit_export_filter_parse,
     audit_export_head,
@@ -95,6 +98,12 @@ class AuditExportQuery(serializers.Serializer):
     actor = serializers.CharField(required=False, help_text=FILTER_HELP["actor"])
     object = serializers.CharField(required=False, help_text=FILTER_HELP["object"])
     verb = serializers.CharField(required=False, help_text=FILTER_HELP["verb"])
+    bundle = serializers.BooleanField(
+        default=False,
+        help_text="one zip instead: the events, a stub per event the filters leave out, an "
+        "inclusion proof per event and the signed checkpoint (the log is sealed first; "
+        "`upto` does not apply); check it with archive/verifier.py and the public key",
+    )
     upto = serializers.IntegerField(
         min_value=0,
         required=False,
@@ -113,6 +122,31 @@ def _export(request):
     return chunks, result, f"keepsake-audit-upto-{upto}.{values['format']}"
 
 
+def _wants_bundle(request) -> bool:
+    query = AuditExportQuery(data=request.query_params)
+    return query.is_valid() and query.validated_data["bundle"]
+
+
+def _bundle_response(request):
+    query = AuditExportQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    filters = _parsed(query.validated_data)
+    spool = tempfile.TemporaryFile()
+    try:
+        result = audit_bundle_write(
+            fp=spool, filters=filters, fmt=query.validated_data["format"], actor=request.user
+        )
+    except ArchiveError as exc:
+        spool.close()
+        raise ValidationError({"filters": [exc.message]}) from exc
+    spool.seek(0)
+    response = FileResponse(
+        spool, as_attachment=True, filename=result.name, content_type="application/zip"
+    )
+    response["X-Audit-Upto"] = str(result.checkpoint.size)
+    return response
+
+
 class AuditExportApi(Api):
     """Stream the events up to the chain head as CSV or JSON lines; the export is audited."""
 
@@ -125,6 +159,9 @@ class AuditExportApi(Api):
             (200, "application/x-ndjson"): OpenApiResponse(
                 OpenApiTypes.STR, description="format=jsonl"
             ),
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="bundle=true"
+            ),
         },
     )
     def get(self, request):
@@ -134,6 +171,8 @@ class AuditExportApi(Api):
             raise PermissionDenied(
                 "Export with a token; in a browser, use the admin's export form (a POST)."
             )
+        if _wants_bundle(request):
+            return _bundle_response(request)
         chunks, result, name = _export(request)
         audit_exported_record(result=result, actor=request.user)
         content_type = "text/csv" if result.fmt == "csv" else "application/x-ndjson"
