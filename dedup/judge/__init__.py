@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-JUDGE_VERSION = "judge/v2"
+JUDGE_VERSION = "judge/v3"
 # Full-size decodes prove pixel identity only for pairs this close already: the same
 # displayed dimensions and frame count, near-equal hashes, the same framing and a reduced
 # view alike everywhere. (Reduced views of identical pixels still differ a little when one

@@ -15,11 +15,12 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import imagehash
 import numpy as np
 from PIL import ExifTags, Image
 from scipy import ndimage, signal
 
-from dedup.imaging import _normalise_mode
+from dedup.imaging import DIHEDRAL, _normalise_mode, hash_to_int
 
 # Smallest edge kept by the reduced decode: twice the comparison size, so resampling to
 # the common size always averages several real pixels.
@@ -27,8 +28,12 @@ DECODE_EDGE = 256
 # Longest edge of the aligned comparison, and of the template in the coarse search.
 COMPARE_EDGE = 128
 SEARCH_EDGE = 48
-# A crop may keep as little as this fraction of the original's width or height.
-MIN_KEPT = 0.80
+# A crop may keep as little as this fraction of the original's width or height: half of
+# one side covers portrait and landscape renderings of one design, and crops of 40 % of
+# the area keep about 77 % of each side.
+MIN_KEPT = 0.50
+# ... and at least this share of its area (a 40 % crop keeps 60 %).
+MIN_AREA_KEPT = 0.55
 # Kept-width steps of the coarse search, and of the fine search around its best width.
 COARSE_STEP = 0.02
 FINE_STEP = 0.005
@@ -45,6 +50,13 @@ BLOCK_EDGE = 16
 BLOCK_DIFFERS = 0.5
 # Mean chroma (Cb/Cr distance from neutral, 0-255 scale) below which an image is grey.
 GREY_CHROMA = 2.5
+# Turned or mirrored pixels (no orientation tag): the turn whose pHash is nearest is used
+# when it is within TURN_MAX_DISTANCE bits and beats the pixels as stored by TURN_MARGIN.
+TURN_MAX_DISTANCE = 12
+TURN_MARGIN = 6
+# Inverse of each turn (what undoes it); the others undo themselves.
+TURN_INVERSE = {"rot90": "rot270", "rot270": "rot90"}
+SWAPPING_TURNS = frozenset({"rot90", "rot270", "transpose", "transverse"})
 SSIM_C1 = (0.01 * 255) ** 2
 SSIM_C2 = (0.03 * 255) ** 2
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
@@ -173,6 +185,8 @@ def _search(
     for kept_w in kept:
         kept_h = min(kept_w * ratio, 1.0)
         if not MIN_KEPT <= kept_w <= 1.0 or kept_h < MIN_KEPT or kept_w * ratio > 1.02:
+            continue
+        if kept_w * kept_h < MIN_AREA_KEPT:
             continue
         size = (max(tw, round(tw / kept_w)), max(th, round(th / kept_h)))
         scores = ncc_valid(image=_luma(outer.resize(size, Image.BILINEAR)), template=template)
@@ -312,11 +326,56 @@ def aligned_pair(*, a: Image.Image, b: Image.Image, alignment: Alignment):
     return inner_small, outer_small
 
 
+def _phash(im: Image.Image) -> int:
+    return hash_to_int(image_hash=imagehash.phash(im.convert("L"), hash_size=8))
+
+
+def turn_find(*, a: Image.Image, b: Image.Image) -> str | None:
+    """The turn or mirror that was applied to a's pixels to give b's, or None.
+
+    Each of the seven turns is undone on b and pHashed; one is taken only when clearly
+    nearer to a than b as stored (a still scene looks alike turned, but not that alike).
+    """
+    target = _phash(a)
+    stored = (target ^ _phash(b)).bit_count()
+    best, best_distance = None, 65
+    for name, method in DIHEDRAL.items():
+        distance = (target ^ _phash(b.transpose(method))).bit_count()
+        if distance < best_distance:
+            best, best_distance = name, distance
+    if best is None or best_distance > TURN_MAX_DISTANCE or stored - best_distance < TURN_MARGIN:
+        return None
+    # b turned by `best` looks like a, so b is a turned by its inverse.
+    return TURN_INVERSE.get(best, best)
+
+
+def _undo_turn(*, b: Image.Image, turn: str) -> Image.Image:
+    return b.transpose(DIHEDRAL[TURN_INVERSE.get(turn, turn)])
+
+
+def block_regions(*, differing: np.ndarray) -> dict:
+    """How the differing blocks lie: connected regions (8-neighbours), their size and spread."""
+    labels, count = ndimage.label(differing, structure=np.ones((3, 3), dtype=int))
+    if not count:
+        return {"regions": 0, "largest_region_blocks": 0, "region_spread": 0.0}
+    sizes = np.bincount(labels.ravel())[1:]
+    rows, cols = np.nonzero(differing)
+    spread = ((rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)) / differing.size
+    return {
+        "regions": int(count),
+        "largest_region_blocks": int(sizes.max()),
+        "region_spread": round(float(spread), 3),
+    }
+
+
 def compare(*, a: Image.Image, b: Image.Image) -> dict:
     """Align two reduced images and measure how alike they are, globally and per block."""
+    turn = turn_find(a=a, b=b)
+    if turn is not None:
+        b = _undo_turn(b=b, turn=turn)
     alignment = align(a=a, b=b)
     if alignment is None:
-        return {"aligned": False, "note": "aspect ratios too different to align"}
+        return {"aligned": False, "note": "aspect ratios too different to align", "turn": turn}
     small_a, small_b = aligned_pair(a=a, b=b, alignment=alignment)
     ycc_a = np.asarray(small_a.convert("YCbCr"), dtype=np.float64)
     ycc_b = np.asarray(small_b.convert("YCbCr"), dtype=np.float64)
@@ -325,8 +384,10 @@ def compare(*, a: Image.Image, b: Image.Image) -> dict:
     worst = np.unravel_index(int(np.argmin(blocks)), blocks.shape)
     chroma_a, chroma_b = _chroma(ycc_a), _chroma(ycc_b)
     area_cut = 100.0 * (1.0 - alignment.width * alignment.height)
+    differing = blocks < BLOCK_DIFFERS
     return {
         "aligned": True,
+        "turn": turn,
         "compared_at": [small_a.width, small_a.height],
         "inner": alignment.inner if area_cut >= 0.5 else None,
         "crop_percent": round(float(max(area_cut, 0.0)), 1),
@@ -336,7 +397,9 @@ def compare(*, a: Image.Image, b: Image.Image) -> dict:
         "worst_block_ssim": round(float(blocks[worst]), 4),
         "worst_block": [int(worst[0]), int(worst[1])],
         "blocks": rows * cols,
-        "blocks_differing": int((blocks < BLOCK_DIFFERS).sum()),
+        "blocks_differing": int(differing.sum()),
+        "block_grid": [rows, cols],
+        **block_regions(differing=differing),
         "mean_abs_difference": round(float(np.abs(ycc_a[..., 0] - ycc_b[..., 0]).mean()), 2),
         "luma_shift_ev": round(
             math.log2(_linear_mean(ycc_b[..., 0]) / _linear_mean(ycc_a[..., 0])), 2

@@ -12,7 +12,7 @@ make it `similar`.
 from __future__ import annotations
 
 from dedup.judge.exif import exif_signal
-from dedup.judge.pixels import GREY_CHROMA
+from dedup.judge.pixels import GREY_CHROMA, SWAPPING_TURNS
 
 # Aligned luma SSIM from which two images show the same picture; measured copies
 # (recompressed to quality 40, a quarter of the size, cropped by 10 %) stay above 0.95,
@@ -35,6 +35,24 @@ GREYSCALE_BRIGHTNESS_EV = 1.0
 COLOUR_SHIFT = 10.0
 SCALE_TOLERANCE = 0.03
 CROP_TOLERANCE = 0.005
+# A local edit (watermark, retouch, logo) changes one compact region; a fixed camera's
+# frames taken moments apart differ wherever something moved: several separate regions.
+MOMENT_MIN_REGIONS = 2
+# Pairs compared over nearly the whole frame (crop below this per cent of the area) and
+# differing in regions are the same viewpoint at another moment.
+SAME_VIEW_CROP_PERCENT = 2.0
+# Alignments cutting at least this share of the area are read only as the same picture or
+# different pictures.
+HEAVY_CROP_PERCENT = 20.0
+TURN_REASONS = {
+    "rot90": "rotated 90° clockwise",
+    "rot180": "rotated 180°",
+    "rot270": "rotated 90° counter-clockwise",
+    "mirror": "mirrored (left to right)",
+    "flip": "mirrored (top to bottom)",
+    "transpose": "mirrored across its diagonal (transposed)",
+    "transverse": "mirrored across its anti-diagonal (transverse)",
+}
 
 
 def _percent(value: float) -> str:
@@ -46,11 +64,13 @@ def _scene_scale(evidence: dict) -> float:
     pixels, a, b = evidence["pixels"], evidence["a"], evidence["b"]
     left, _top, right, _bottom = pixels["crop_box"]
     kept = right - left
+    # b's pixels were turned back before aligning: its height is then the width compared.
+    width_b = b["height"] if pixels.get("turn") in SWAPPING_TURNS else b["width"]
     if pixels.get("inner") == "b":
-        return b["width"] / (a["width"] * kept)
+        return width_b / (a["width"] * kept)
     if pixels.get("inner") == "a":
-        return b["width"] * kept / a["width"]
-    return b["width"] / a["width"]
+        return width_b * kept / a["width"]
+    return width_b / a["width"]
 
 
 def _scale_reason(evidence: dict) -> str | None:
@@ -106,12 +126,19 @@ def _encoding_reason(evidence: dict) -> str | None:
     return "recompressed" if a["size"] != b["size"] else None
 
 
+def _turn_reason(pixels: dict) -> str | None:
+    turn = pixels.get("turn")
+    if turn is None:
+        return None
+    return f"b is a {TURN_REASONS[turn]} with no orientation tag"
+
+
 def _local_reason(pixels: dict) -> str | None:
     if not pixels["blocks_differing"]:
         return None
     return (
-        f"local difference in {pixels['blocks_differing']} of {pixels['blocks']} blocks "
-        "(a watermark or retouch)"
+        f"local difference in {pixels['blocks_differing']} of {pixels['blocks']} blocks, "
+        "one compact region (a watermark or retouch)"
     )
 
 
@@ -119,6 +146,7 @@ def derivative_reason(evidence: dict) -> str:
     """Describe how the two copies of one picture differ."""
     pixels = evidence["pixels"]
     parts = [
+        _turn_reason(pixels),
         _scale_reason(evidence),
         _crop_reason(pixels),
         _greyscale_reason(pixels),
@@ -135,23 +163,44 @@ def _colour_variant(pixels: dict) -> bool:
     return both_colour and pixels["chroma_difference"] >= COLOUR_SHIFT
 
 
+def _regions(count: int) -> str:
+    return "1 region" if count == 1 else f"{count} regions"
+
+
 def look_alike_reason(pixels: dict) -> str | None:
     """Why aligned pixels show a different photograph, or None if they show the same one."""
     if not pixels.get("aligned"):
         return "framing differs beyond a light crop or rescale"
     shift, ssim = pixels["luma_shift_ev"], pixels["ssim"]
+    if pixels.get("crop_percent", 0.0) >= HEAVY_CROP_PERCENT and ssim < SAME_DESIGN_SSIM:
+        # A window a fifth of the area smaller matches something in almost any picture:
+        # only a close match says more than "different".
+        crop = pixels["crop_percent"]
+        return f"different pictures (aligned SSIM {ssim:.2f} over a {crop:.0f} % crop)"
     limit = GREYSCALE_BRIGHTNESS_EV if _greyscale_reason(pixels) else BRIGHTNESS_EV
     if abs(shift) >= limit:
         return f"brightness differs by {abs(shift):.1f} EV: an exposure or light/dark variant"
     if _colour_variant(pixels) and ssim >= SAME_DESIGN_SSIM:
         return "same design in different colours: a colour variant"
     differing, blocks = pixels["blocks_differing"], pixels["blocks"]
+    # Evidence from before region counting has no "regions": one region assumed.
+    regions = pixels.get("regions", 1 if differing else 0)
+    same_view = pixels.get("crop_percent", 100.0) < SAME_VIEW_CROP_PERCENT
     if ssim >= SAME_PICTURE_SSIM and differing <= LOCAL_EDIT_SHARE * blocks:
-        return None
+        if regions < MOMENT_MIN_REGIONS:
+            return None
+        if same_view:
+            return f"same viewpoint, different moment: {_regions(regions)} changed"
+        return f"{regions} separate regions changed: things moved (a neighbouring frame)"
     if ssim >= MOVED_MIN_SSIM and 0 < differing <= MOVED_MAX_SHARE * blocks:
+        if same_view:
+            return (
+                f"same viewpoint, different moment: {_regions(regions)} changed "
+                f"({differing} of {blocks} blocks)"
+            )
         return (
-            f"local differences in {differing} of {blocks} regions: things moved "
-            "(a neighbouring frame or another viewpoint)"
+            f"local differences in {differing} of {blocks} blocks ({_regions(regions)}): things "
+            "moved (a neighbouring frame or another viewpoint)"
         )
     return f"different pictures (aligned SSIM {ssim:.2f})"
 

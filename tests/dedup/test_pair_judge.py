@@ -102,7 +102,7 @@ class TestKinds:
         verdict = judged(image_bytes(circles(0), quality=92), image_bytes(circles(14), quality=92))
 
         assert verdict.kind == "similar"
-        assert "things moved" in verdict.evidence["reason"]
+        assert "same viewpoint, different moment" in verdict.evidence["reason"]
 
     def test_a_colour_variant_of_a_design_is_similar(self):
         swapped = Image.merge("RGB", SCENE.split()[::-1])
