@@ -333,3 +333,151 @@ class FixityCheck(models.Model):
 
     def __str__(self):
         return f"fixity of asset {self.asset_id}: {'ok' if self.ok else 'FAILED'}"
+
+
+class Campaign(models.Model):
+    """A clean-up campaign: the duplicate pairs of a scope to be resolved by a deadline.
+
+    The scope is one or more collections (an asset belongs to the collection it was first
+    ingested into or any collection it arrived from again), optionally narrowed to assets
+    ingested within a date range. Its pairs are read through `retention.campaigns.
+    campaign_pairs`, which the dedup app implements (retention never imports dedup).
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    collections = models.ManyToManyField(Collection, related_name="+")
+    ingested_from = models.DateField(
+        null=True, blank=True, help_text="Only assets ingested on or after this day; empty: any."
+    )
+    ingested_until = models.DateField(
+        null=True, blank=True, help_text="Only assets ingested on or before this day; empty: any."
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    starts_on = models.DateField()
+    deadline = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["deadline", "name"]
+        # Campaigns are never deleted: their daily snapshots are the history of the work.
+        default_permissions = ("view", "add", "change")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deadline__gte=F("starts_on")), name="campaign_deadline_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(ingested_from__isnull=True)
+                | Q(ingested_until__isnull=True)
+                | Q(ingested_until__gte=F("ingested_from")),
+                name="campaign_date_range_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError("Campaigns cannot be deleted; their snapshots are the record.")
+
+
+class CampaignSnapshot(models.Model):
+    """A campaign's figures as they stood on one day (one row per day, first write wins)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="snapshots")
+    day = models.DateField()
+    taken_at = models.DateTimeField(default=timezone.now)
+    total = models.PositiveIntegerField()
+    resolved = models.PositiveIntegerField()
+    remaining = models.PositiveIntegerField()
+    decided_that_day = models.PositiveIntegerField(default=0)
+    # by_kind / by_collection / groups, as retention.campaigns.campaign_progress reports them.
+    figures = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["campaign", "day"]
+        default_permissions = ("view",)
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "day"], name="campaign_snapshot_per_day"),
+            models.CheckConstraint(
+                condition=Q(total=F("resolved") + F("remaining")),
+                name="campaign_snapshot_adds_up",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign} on {self.day:%Y-%m-%d}: {self.remaining} left"
+
+
+CERTIFICATE_DELETE_MESSAGE = "Certificates of destruction are never deleted or changed."
+
+
+class DestructionCertificateQuerySet(models.QuerySet):
+    def delete(self):
+        raise ArchiveError(CERTIFICATE_DELETE_MESSAGE)
+
+    def update(self, **kwargs):
+        raise ArchiveError(CERTIFICATE_DELETE_MESSAGE)
+
+
+class DestructionCertificate(models.Model):
+    """What one execution of a disposition destroyed, and what survives of it.
+
+    The JSON document is the certificate; the HTML is the same content for people. Both
+    texts are kept byte for byte and their SHA-256 digests are recorded in the audit
+    trail (`disposition.certificate_issued`), so a copy can be checked against the log.
+    """
+
+    request = models.ForeignKey(
+        DispositionRequest, on_delete=models.PROTECT, related_name="certificates"
+    )
+    issued_at = models.DateTimeField(default=timezone.now)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    asset_count = models.PositiveIntegerField()
+    json_text = models.TextField()
+    html_text = models.TextField()
+    json_sha256 = models.CharField(max_length=SHA256_HEX_LENGTH)
+    html_sha256 = models.CharField(max_length=SHA256_HEX_LENGTH)
+
+    objects = DestructionCertificateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_at", "-pk"]
+        default_permissions = ("view",)
+        constraints = [
+            models.CheckConstraint(condition=Q(asset_count__gt=0), name="certificate_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"certificate of destruction {self.pk} (request {self.request_id})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ArchiveError(CERTIFICATE_DELETE_MESSAGE)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError(CERTIFICATE_DELETE_MESSAGE)
+
+
+class CertifiedItem(models.Model):
+    """One purged disposition item and the certificate that records it (exactly one)."""
+
+    certificate = models.ForeignKey(
+        DestructionCertificate, on_delete=models.PROTECT, related_name="certified_items"
+    )
+    item = models.OneToOneField(
+        DispositionItem, on_delete=models.PROTECT, related_name="certified"
+    )
+
+    class Meta:
+        ordering = ["certificate", "item"]
+        default_permissions = ()
+
+    def __str__(self):
+        return f"item {self.item_id} in certificate {self.certificate_id}"
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveError(CERTIFICATE_DELETE_MESSAGE)
