@@ -549,10 +549,18 @@ class LifecycleMachine(RuleBasedStateMachine):
         collection.save(update_fields=["intake_policy"])
         type(self).stats[f"intake policy: {policy}"] += 1
 
-    @rule(name=st.sampled_from(sorted(palette())), published=st.booleans())
-    def ingest_gated(self, name, published):
-        """A file arrives in the collection that holds copies at its gate."""
+    @rule(
+        name=st.sampled_from(sorted(palette())),
+        published=st.booleans(),
+        then=st.sampled_from(["wait", "use_existing", "add_record", "store"]),
+    )
+    def ingest_gated(self, name, published, then):
+        """A file arrives in the collection that holds copies at its gate; a curator may
+        decide at once (or it waits for `intake_decide`)."""
         self._ingest(name, palette()[name], self.collections[2], published)
+        item = IntakeItem.objects.filter(status="waiting").order_by("-pk").first()
+        if then != "wait" and item is not None:
+            self._intake_decide(item, then, crash_at=0)
 
     @rule(
         pick=PICK,
@@ -566,6 +574,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         if item.status == IntakeItem.Status.DECIDING:
             choice = item.choice  # finishing a decision a crash cut short
+        self._intake_decide(item, choice, crash_at)
+
+    def _intake_decide(self, item, choice, crash_at):
         decision = self.act(
             "intake decide",
             lambda: intake_decide(
