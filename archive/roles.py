@@ -67,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "archive.release_legal_hold",
         "archive.view_auditevent",
         "archive.export_audit",
+        "archive.view_checkpoint",
         "archive.view_ingestrejection",
     ],
     # Operators ingest and watch the background work run. Schedules are not theirs to

@@ -54,6 +54,7 @@ ADMIN_MODELS = {
     "archive.legalhold": {"view": {ARC, LIC, COM}, "add": {COM}},
     "archive.licencesignoff": {"view": {LIC, COM}, "add": set()},
     "archive.auditevent": {"view": {COM}, "add": set()},
+    "archive.checkpoint": {"view": {COM}, "add": set()},
     "archive.ingestrejection": {"view": {ARC, COM, OPS}, "add": set()},
     "dedup.duplicatecandidate": {"view": {ARC, LIC, COM}, "add": set()},
     "dedup.consolidation": {"view": {ARC, COM}, "add": set()},
@@ -134,6 +135,7 @@ def _extras(world, members) -> None:
         path="broken.jpg", reason="not an image", size=3, collection=world.entry.collection
     )
     call_command("setup_schedules", stdout=io.StringIO())
+    call_command("seal_audit", stdout=io.StringIO())
     now = timezone.now()
     for model, ok in ((Success, True), (Failure, False)):
         model.objects.create(
