@@ -237,3 +237,52 @@ class ScanRun(models.Model):
 
     def __str__(self):
         return f"scan {self.pk} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DatasetRelease(models.Model):
+    """One published version of a clean dataset: what went in, what was left out and why.
+
+    The row is the release: every file of it (the OCFL object or the bag, the RO-Crate,
+    the notice) is written from this row alone (dedup.releases), so writing it again
+    gives the same bytes, and the next release's notice is computed against `items`.
+    """
+
+    class Format(models.TextChoices):
+        OCFL = "ocfl", "OCFL 1.1 object (one version per release)"
+        BAGIT = "bagit", "BagIt bag (one bag per release)"
+
+    dataset = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.OCFL)
+    # The collections as named at release time: [{"id": 1, "name": "Permits"}, ...].
+    scope = models.JSONField(default=list)
+    released_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    output = models.CharField(max_length=1024)
+    # SHA-256 of the release's manifest: the OCFL inventory.json, or the bag's
+    # manifest-sha256.txt; recorded in the audit event of the release.
+    manifest_sha256 = models.CharField(max_length=64)
+    # Published files: [{"asset", "sha256", "size", "path", "metadata"}], by path.
+    items = models.JSONField(default=list)
+    # Records left out: [{"entry", "title", "asset", "collection", "reason"}].
+    left_out = models.JSONField(default=list)
+    notice = models.JSONField(default=dict)
+    written_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "-version"]
+        default_permissions = ("view",)
+        permissions = [("publish_release", "Can publish a clean-dataset release")]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "version"], name="release_unique_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="release_version_positive"),
+            models.CheckConstraint(
+                condition=Q(format__in=["ocfl", "bagit"]), name="release_format_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.dataset} v{self.version}"
