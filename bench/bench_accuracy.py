@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps
+from PIL import ExifTags, Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from PIL.TiffImagePlugin import IFDRational
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,7 +56,14 @@ import imagehash  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from dedup.imaging import fingerprint_image  # noqa: E402
-from dedup.judge import VERIFY_DISTANCE, candidate_keep, file_side, files_judge  # noqa: E402
+from dedup.judge import (  # noqa: E402
+    VARIANT_DISTANCE,
+    VERIFY_DISTANCE,
+    candidate_keep,
+    file_side,
+    files_judge,
+)
+from dedup.report import near_pairs  # noqa: E402
 
 DEBIAN_PACKAGES = [
     "mate-backgrounds",
@@ -403,12 +410,143 @@ def _geometry_variants(m: Master, folder: Path, exif, rng) -> list[tuple[str, st
     return made
 
 
+def _turned_variants(m: Master, folder: Path) -> list[tuple[str, str, Path]]:
+    """Pixels turned or mirrored by an editor, with no orientation tag (EXIF dropped)."""
+    im, made = _decoded(m), []
+    for label, method, name in (
+        ("rotated 90° clockwise, no tag", Image.Transpose.ROTATE_270, "turn90"),
+        ("rotated 180°, no tag", Image.Transpose.ROTATE_180, "turn180"),
+        ("mirrored, no tag", Image.Transpose.FLIP_LEFT_RIGHT, "mirror"),
+    ):
+        path = save(im.transpose(method), folder / f"{name}.jpg", "JPEG", None, quality=92)
+        made.append((label, "derivative", path))
+    return made
+
+
+def _rendering_aspects(size: tuple[int, int]) -> list[tuple[str, float]]:
+    w, h = size
+    if abs(w / h - 1) < 0.15:
+        return [("landscape 16:9", 16 / 9), ("portrait 9:16", 9 / 16)]
+    if w > h:
+        return [("square 1:1", 1.0), ("portrait 4:5", 4 / 5)]
+    return [("square 1:1", 1.0), ("landscape 5:4", 5 / 4)]
+
+
+def _reframed_variants(m: Master, folder: Path, exif, rng) -> list[tuple[str, str, Path]]:
+    """Heavy crops (20-40 % of the area, cut anywhere) and other aspect-ratio renderings."""
+    im, made = _decoded(m), []
+    for percent in (20, 30, 40):
+        share = 1 - (1 - percent / 100) ** 0.5  # of each side, so `percent` of the area
+        path = save(crop(im, share, rng), folder / f"heavy{percent}.jpg", "JPEG", exif)
+        made.append((f"cropped {percent} % of the area", "derivative", path))
+    w, h = im.size
+    for _label, aspect in _rendering_aspects(im.size):
+        kept_w, kept_h = min(1.0, aspect * h / w), min(1.0, w / (aspect * h))
+        if min(kept_w, kept_h) < 0.5:
+            continue
+        left, top = (1 - kept_w) / 2 * w, (1 - kept_h) / 2 * h
+        box = (round(left), round(top), round(left + kept_w * w), round(top + kept_h * h))
+        path = save(im.crop(box), folder / f"render-{aspect:.2f}.jpg", "JPEG", exif)
+        made.append(("another aspect ratio (centred rendering)", "derivative", path))
+    return made
+
+
+def sepia(im: Image.Image) -> Image.Image:
+    grey = np.asarray(im.convert("L"), dtype=np.float64)
+    tone = np.stack([grey * 1.07 + 20, grey * 0.95 + 8, grey * 0.72], axis=-1)
+    return Image.fromarray(np.clip(tone, 0, 255).astype(np.uint8), mode="RGB")
+
+
+def grain(im: Image.Image, sigma: float, seed: int) -> Image.Image:
+    rgb = np.asarray(im.convert("RGB"), dtype=np.float64)
+    noise = np.random.default_rng(seed).normal(0, sigma, rgb.shape)
+    return Image.fromarray(np.clip(rgb + noise, 0, 255).astype(np.uint8), mode="RGB")
+
+
+def bordered(im: Image.Image, *, shadow: bool) -> Image.Image:
+    """The picture on a white mount (10 % each side), optionally with a drop shadow."""
+    rgb = im.convert("RGB")
+    pad_x, pad_y = round(rgb.width * 0.1), round(rgb.height * 0.1)
+    canvas = Image.new("RGB", (rgb.width + 2 * pad_x, rgb.height + 2 * pad_y), "white")
+    if shadow:
+        off = max(3, rgb.width // 60)
+        box = (pad_x + off, pad_y + off, pad_x + off + rgb.width, pad_y + off + rgb.height)
+        shade = Image.new("L", canvas.size, 0)
+        ImageDraw.Draw(shade).rectangle(box, fill=140)
+        shade = shade.filter(ImageFilter.GaussianBlur(off))
+        canvas.paste((90, 90, 90), mask=shade)
+    canvas.paste(rgb, (pad_x, pad_y))
+    return canvas
+
+
+def _edited_variants(m: Master, folder: Path, exif) -> list[tuple[str, str, Path]]:
+    """Heavy edits: at least flagged for review (`similar`), `derivative` when proven."""
+    im, seed = _decoded(m), SEED + m.index
+    edits = (
+        ("sepia / old photo", "sepia", sepia(im)),
+        ("strong noise (σ 12)", "noise", grain(im, 12.0, seed)),
+        ("white border", "border", bordered(im, shadow=False)),
+        ("border and drop shadow", "shadow", bordered(im, shadow=True)),
+    )
+    return [
+        (label, "derivative/similar", save(edited, folder / f"edit-{name}.jpg", "JPEG", exif))
+        for label, name, edited in edits
+    ]
+
+
+def scan_of(im: Image.Image, *, angle: float, ev: float, share: float, seed: int, rng):
+    """One flatbed scan of a print: slightly turned, cropped, exposed, with scanner noise."""
+    turned = im.convert("RGB").rotate(angle, resample=Image.BICUBIC, fillcolor=(250, 250, 250))
+    return grain(exposure(crop(turned, share, rng), ev), 2.0, seed)
+
+
+def rescans_make(m: Master, labelled: Labelled, rng: random.Random) -> None:
+    """Two scans of one print: flagged, never exact or pixel (never bulk-confirmable)."""
+    im = _decoded(m)
+    paths = []
+    for i, (angle, ev) in enumerate(((rng.uniform(0.3, 1.5), 0.2), (-rng.uniform(0.3, 1.5), -0.2))):
+        scan = scan_of(im, angle=angle, ev=ev, share=0.03, seed=SEED + 7 * m.index + i, rng=rng)
+        path = save(scan, m.path.parent / f"scan{i}.jpg", "JPEG", None, quality=85)
+        paths.append(labelled.add(path, m.name))
+    labelled.duplicates.append((paths[0], paths[1], "two scans of one print", "derivative/similar"))
+
+
+def _figure(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, colour) -> None:
+    """A person seen from afar: a body and a head."""
+    draw.rounded_rectangle([x, y + size // 3, x + size // 2, y + size * 2], size // 6, fill=colour)
+    draw.ellipse([x + size // 12, y, x + size // 2 - size // 12, y + size // 3], fill=colour)
+
+
+def fixed_camera_make(m: Master, labelled: Labelled, rng: random.Random) -> None:
+    """Four frames of a camera that did not move: people walk through, sensor noise differs.
+
+    No EXIF (security and traffic cameras rarely write any): only the pixels can tell.
+    """
+    still = _decoded(m).convert("RGB")
+    paths = []
+    size = max(8, still.height // 10)
+    for frame in range(4):
+        image = still.copy()
+        draw = ImageDraw.Draw(image)
+        for _ in range(rng.randint(2, 5)):
+            x = rng.randrange(0, max(1, still.width - size))
+            y = rng.randrange(0, max(1, still.height - 2 * size))
+            _figure(draw, x, y, size, tuple(rng.randrange(20, 230) for _ in range(3)))
+        image = grain(image, 3.0, SEED + 31 * m.index + frame)
+        path = save(image, m.path.parent / f"cctv{frame}.jpg", "JPEG", None, quality=85)
+        paths.append(labelled.add(path, m.name))
+    for a, b in ((0, 1), (1, 2), (2, 3), (0, 3)):
+        labelled.look_alikes.append((paths[a], paths[b], "fixed camera, people moving"))
+
+
 def duplicates_make(m: Master, labelled: Labelled, rng: random.Random) -> None:
     folder = m.path.parent
     # Editors keep EXIF about half the time; the judgement must work either way.
     exif = m.exif if m.index % 2 == 0 else None
     made = _metadata_variants(m, folder)
     made += _format_variants(m, folder, exif) + _geometry_variants(m, folder, exif, rng)
+    made += _turned_variants(m, folder) + _reframed_variants(m, folder, exif, rng)
+    made += _edited_variants(m, folder, exif)
     master = labelled.add(m.path, m.name)
     for transform, expected, path in made:
         labelled.duplicates.append((master, labelled.add(path, m.name), transform, expected))
@@ -503,8 +641,10 @@ def source_build(job: tuple[int, str, Path, int]) -> tuple[Labelled, str | None]
     m = master_make(source=source, index=index, root=root, edge=edge, notes=labelled.notes)
     if m is not None:
         duplicates_make(m, labelled, rng)
+        rescans_make(m, labelled, rng)
         burst_make(m, labelled, rng)
         bracket_make(m, labelled)
+        fixed_camera_make(m, labelled, rng)
     return labelled, m.name if m is not None else None
 
 
@@ -555,18 +695,34 @@ def _within(codes: np.ndarray, k: int) -> set[tuple[int, int]]:
     return found
 
 
-def candidates(files: list[dict], near: int, verify: int) -> tuple[set, set, set]:
-    """Pairs (i, j) found: Keepsake's index rule at `near` and at `verify`, plain pHash."""
+def candidates(files: list[dict], near: int, verify: int) -> tuple[set, set, set, float]:
+    """Pairs (i, j) found: Keepsake's rule within `near` and in full, plain pHash ≤ 10.
+
+    The full rule is the app's own in-memory join (dedup.report.near_pairs): main pHashes
+    within `verify`, or a main pHash within VARIANT_DISTANCE of a variant of the other.
+    Also returns the seconds that join took.
+    """
     plain = _within(np.array([f["plain"] for f in files], dtype=np.uint64), PLAIN_DISTANCE)
     searchable = [i for i, f in enumerate(files) if not f["fp"].low_information]
-    codes = np.array([files[i]["fp"].phash for i in searchable], dtype=np.uint64)
-    wide = {(searchable[i], searchable[j]) for i, j in _within(codes, verify)}
+    owners = [(i, code) for i in searchable for _name, code in files[i]["fp"].variants]
+    started = time.perf_counter()
+    found = near_pairs(
+        ids=np.array(searchable, dtype=np.int64),
+        phash=np.array([files[i]["fp"].phash for i in searchable], dtype=np.uint64),
+        dhash=np.array([files[i]["fp"].dhash for i in searchable], dtype=np.uint64),
+        k=verify,
+        variant_ids=np.array([i for i, _ in owners], dtype=np.int64),
+        variants=np.array([code for _, code in owners], dtype=np.uint64),
+        variant_k=VARIANT_DISTANCE,
+    )
+    seconds = time.perf_counter() - started
+    wide = {(a, b) for a, b, *_ in found}
     by_sha = defaultdict(list)
     for i, f in enumerate(files):
         by_sha[f["side"].sha256].append(i)
     exact = {pair for same in by_sha.values() for pair in itertools.combinations(same, 2)}
     within_near = {(i, j) for i, j in wide if _distance(files, i, j) <= near}
-    return exact | within_near, exact | wide, plain
+    return exact | within_near, exact | wide, plain, seconds
 
 
 def _distance(files: list[dict], i: int, j: int) -> int:
@@ -597,26 +753,27 @@ def run(labelled: Labelled, workers: int) -> dict:
         files = pool.map(examine, paths, chunksize=8)
         examined = time.perf_counter()
         index = {f["path"]: i for i, f in enumerate(files)}
-        near_pairs, wide_pairs, plain = candidates(files, near, verify)
+        near_found, wide_pairs, plain, find_seconds = candidates(files, near, verify)
         jobs = _jobs(labelled, files, index, wide_pairs)
         verdicts = pool.map(judge, jobs, chunksize=4)
     judged = {_key(index, a, b): (kind, reason, t) for a, b, kind, reason, t in verdicts}
     # The second tier: beyond `near`, a pair counts only if the judgement keeps it.
     kept = {
         pair
-        for pair in wide_pairs - near_pairs
+        for pair in wide_pairs - near_found
         if pair in judged
         and candidate_keep(kind=judged[pair][0], phash_distance=_distance(files, *pair))
     }
     return {
         "files": files,
         "index": index,
-        "keepsake": near_pairs | kept,
-        "near_only": near_pairs,
+        "keepsake": near_found | kept,
+        "near_only": near_found,
         "wide": wide_pairs,
         "plain": plain,
         "judged": judged,
         "seconds": {
+            "find": find_seconds,
             "examine": examined - started,
             "judge": time.perf_counter() - examined,
             "judge_per_pair": sorted(t for *_, t in verdicts),
@@ -671,11 +828,11 @@ def duplicate_table(labelled: Labelled, result: dict, misses: list) -> tuple[lis
     for a, b, transform, expected in labelled.duplicates:
         plain, near, kind, reason = _outcome(result, a, b)
         rows[transform].append((expected, plain, near, kind))
-        if kind != expected:
+        if kind not in expected.split("/"):
             misses.append(f"duplicate {transform}: expected {expected}, got {kind}: {reason} ({b})")
     lines = [
         "| duplicate transform | pairs | plain pHash ≤ 10 recall | Keepsake k ≤ 10 recall "
-        "| Keepsake two-tier recall | expected kind | Keepsake kinds e / p / d / s "
+        "| Keepsake recall | expected kind | Keepsake kinds e / p / d / s "
         "| kind right (of found) |",
         "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
@@ -684,8 +841,10 @@ def duplicate_table(labelled: Labelled, result: dict, misses: list) -> tuple[lis
         n = len(outcomes)
         plain, near = sum(o[1] for o in outcomes), sum(o[2] for o in outcomes)
         found = [o for o in outcomes if o[3] is not None]
-        right = sum(o[3] == o[0] for o in found)
+        right = sum(o[3] in o[0].split("/") for o in found)
         total.update(pairs=n, plain=plain, near=near, found=len(found), right=right)
+        if len(found) < 0.9 * n:
+            total[f"below 90 %: {transform} ({_pct(len(found), n)})"] = 1
         lines.append(
             f"| {transform} | {n} | {_pct(plain, n)} | {_pct(near, n)} | {_pct(len(found), n)} "
             f"| {outcomes[0][0]} | {_kinds(Counter(o[3] for o in found))} "
@@ -748,7 +907,7 @@ def unrelated_table(labelled: Labelled, result: dict, misses: list) -> tuple[lis
         misses.append(f"unrelated flagged: {result['judged'][pair][:2]} ({a} ~ {b})")
     lines = [
         "| unrelated pairs | plain pHash ≤ 10 flagged | Keepsake k ≤ 10 flagged "
-        "| Keepsake two-tier flagged | Keepsake kinds e / p / d / s |",
+        "| Keepsake flagged | Keepsake kinds e / p / d / s |",
         "| ---: | ---: | ---: | ---: | --- |",
         f"| {pairs:,} | {rate(plain)} | {rate(near)} | {rate(keepsake)} | {_kinds(kinds)} |",
     ]
@@ -792,6 +951,9 @@ def goals_table(dup: Counter, look: Counter, unrelated: dict) -> list[str]:
     rate = unrelated["flagged"] / unrelated["pairs"] if unrelated["pairs"] else 0.0
     goals = [
         ("duplicate recall", "≥ 97 %", f"{100 * recall:.1f} %", recall >= 0.97),
+        ("recall in every transform", "≥ 90 %",
+         "; ".join(k[12:] for k in dup if str(k).startswith("below 90 %")) or "all ≥ 90 %",
+         not any(str(k).startswith("below 90 %") for k in dup)),
         ("look-alikes labelled exact or pixel", "0", str(look["exact"] + look["pixel"]),
          look["exact"] + look["pixel"] == 0),
         ("look-alikes labelled derivative", "≤ 2 %", _pct(look["derivative"], looks),
@@ -803,6 +965,53 @@ def goals_table(dup: Counter, look: Counter, unrelated: dict) -> list[str]:
     lines = ["| goal | target | measured | met |", "| --- | --- | --- | --- |"]
     lines += [f"| {g} | {t} | {m} | {'yes' if ok else 'no'} |" for g, t, m, ok in goals]
     return lines
+
+
+def report_cost(result: dict, unrelated: dict, labelled: Labelled, n: int = 10_000) -> str:
+    """What the report costs for n assets: the join, measured; the judging, estimated.
+
+    The join runs on n fingerprints made from this run's real ones (copies with 20 bits
+    flipped stand in for further unrelated photos). Judged pairs are the candidate pairs
+    the rule sends to the pixel judgement: unrelated ones at this run's rate per unrelated
+    pair, labelled ones at this run's rate per asset.
+    """
+    rng = np.random.default_rng(SEED)
+    files = [f for f in result["files"] if not f["fp"].low_information]
+    picks = rng.integers(0, len(files), n)
+    flips = [rng.choice(64, 20, replace=False) for _ in range(n)]
+    masks = np.array([sum(1 << int(b) for b in bits) for bits in flips], dtype=np.uint64)
+    masks[: len(files)] = 0
+    phash = np.array([files[i]["fp"].phash for i in picks], dtype=np.uint64) ^ masks
+    owners, codes = [], []
+    for row, i in enumerate(picks):
+        for _name, code in files[i]["fp"].variants:
+            owners.append(row)
+            codes.append(code ^ int(masks[row]))
+    started = time.perf_counter()
+    near_pairs(
+        ids=np.arange(n, dtype=np.int64),
+        phash=phash,
+        dhash=phash,
+        k=VERIFY_DISTANCE,
+        variant_ids=np.array(owners, dtype=np.int64),
+        variants=np.array(codes, dtype=np.uint64),
+        variant_k=VARIANT_DISTANCE,
+    )
+    join = time.perf_counter() - started
+    groups, all_files = labelled.groups, result["files"]
+    cross = sum(
+        1 for i, j in result["wide"] if groups[all_files[i]["path"]] != groups[all_files[j]["path"]]
+    )
+    related = len(result["judged"]) - cross
+    judged = cross / unrelated["pairs"] * n * (n - 1) / 2 + related / len(all_files) * n
+    per_pair = result["seconds"]["judge_per_pair"]
+    median = per_pair[len(per_pair) // 2] if per_pair else 0.0
+    return (
+        f"Report cost per {n:,} assets: the candidate join {join:.1f} s (measured); about "
+        f"{judged:,.0f} pairs to judge from their pixels ({cross} unrelated candidate pairs "
+        f"of {unrelated['pairs']:,} here), {judged * median / 60:.1f} min at the median "
+        f"{1000 * median:.0f} ms a pair on one core."
+    )
 
 
 def main() -> None:
@@ -843,17 +1052,21 @@ def report(labelled: Labelled, result: dict, *, built: float, args) -> None:
     near = settings.KEEPSAKE_NEAR_DISTANCE
     print(
         f"Keepsake k ≤ {near}: same SHA-256, or pHash distance ≤ {near} between searchable "
-        f"fingerprints. Two-tier: also pairs at {near} < distance ≤ {VERIFY_DISTANCE} that the "
-        "judgement proves to be one picture (pixel or derivative). Kinds are for two-tier.\n"
+        f"fingerprints. Keepsake (the one candidate rule, at its defaults): also pairs at "
+        f"{near} < distance ≤ {VERIFY_DISTANCE}, or with a pHash within {VARIANT_DISTANCE} of "
+        "a variant of the other (turned, mirrored, windows), that the judgement proves to be "
+        "one picture (exact, pixel or derivative). Kinds are Keepsake's.\n"
     )
     for lines in (dup_lines, look_lines, unrelated_lines, goals_table(dup, look, unrelated)):
         print("\n".join(lines) + "\n")
     print(
         f"{len(result['files'])} files; building {built:.0f} s, fingerprinting and plain "
-        f"hashing {result['seconds']['examine']:.0f} s, judging {len(per_pair)} flagged pairs "
+        f"hashing {result['seconds']['examine']:.0f} s, the candidate join "
+        f"{result['seconds']['find']:.1f} s, judging {len(per_pair)} flagged pairs "
         f"{result['seconds']['judge']:.0f} s (median {median:.0f} ms per pair, "
         f"{args.workers} workers)."
     )
+    print(report_cost(result, unrelated, labelled))
     for note in labelled.notes:
         print(f"- {note}")
     if args.distances:

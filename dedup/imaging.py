@@ -83,6 +83,8 @@ WINDOW_MIN_CUT = 0.12
 # at the corners, edge middles and centre of the frame.
 GRID_KEPT = (0.86, 0.76)
 GRID_STEPS = 4
+# Centred windows: the picture inside a mount, border or drop shadow added around it.
+CENTRE_KEPT = (0.9, 0.8)
 # Windows are cut from one copy of the reduced image at about this longest edge.
 VARIANT_EDGE = 128
 
@@ -395,6 +397,9 @@ def windows_of(*, size: tuple[int, int]) -> list[tuple[str, tuple[float, float, 
         if kept_w * kept_h <= 1 - WINDOW_MIN_CUT:
             left, top = (1 - kept_w) / 2, (1 - kept_h) / 2
             found.append((f"aspect{aspect:.2f}", (left, top, left + kept_w, top + kept_h)))
+    for kept in CENTRE_KEPT:
+        margin = (1 - kept) / 2
+        found.append((f"centre{kept:.2f}", (margin, margin, 1 - margin, 1 - margin)))
     for kept in GRID_KEPT:
         for row in range(GRID_STEPS):
             for col in range(GRID_STEPS):

@@ -133,6 +133,14 @@ def _turn_reason(pixels: dict) -> str | None:
     return f"b is a {TURN_REASONS[turn]} with no orientation tag"
 
 
+def _tilt_reason(pixels: dict) -> str | None:
+    tilt = pixels.get("tilt_degrees")
+    if not tilt:
+        return None
+    way = "counter-clockwise" if tilt > 0 else "clockwise"
+    return f"b is turned {abs(tilt):.1f}° {way} (a re-scan or a straightened copy)"
+
+
 def _local_reason(pixels: dict) -> str | None:
     if not pixels["blocks_differing"]:
         return None
@@ -147,6 +155,7 @@ def derivative_reason(evidence: dict) -> str:
     pixels = evidence["pixels"]
     parts = [
         _turn_reason(pixels),
+        _tilt_reason(pixels),
         _scale_reason(evidence),
         _crop_reason(pixels),
         _greyscale_reason(pixels),

@@ -133,3 +133,21 @@ def test_unrelated_pictures_stay_apart_under_the_wider_search():
     for seed in range(30, 36):
         verdict = judged(image_bytes(STILL), image_bytes(make_scene(seed, size=(384, 288))))
         assert verdict.kind == "similar"
+
+
+def test_two_scans_of_one_print_are_flagged_never_as_twins():
+    def scan(angle: float, ev_gain: float, seed: int) -> Image.Image:
+        turned = STILL.rotate(angle, resample=Image.BICUBIC, fillcolor=(250, 250, 250))
+        w, h = turned.size
+        cropped = turned.crop((6, 4, w - 5, h - 6))
+        brighter = Image.eval(cropped, lambda v: min(255, round(v * ev_gain)))
+        return noisy(brighter, seed, sigma=2.0)
+
+    verdict = judged(
+        image_bytes(scan(2.0, 1.05, 1), quality=88), image_bytes(scan(0.0, 0.97, 2), quality=88)
+    )
+
+    assert verdict.kind == "derivative"  # proven one picture, never a pixel twin
+    assert verdict.evidence["pixels"]["identical"] is None
+    assert verdict.evidence["pixels"]["tilt_degrees"] == -2.0
+    assert "b is turned 2.0° clockwise (a re-scan" in verdict.evidence["reason"]
