@@ -428,6 +428,27 @@ def checkpoint_seal_task() -> str:
     return f"checkpoint #{checkpoint.size} {checkpoint.root_hash[:16]}… ({stamped})"
 
 
+def checkpoint_log_verify() -> str | None:
+    """What is wrong between the latest checkpoint and the stored log, or None.
+
+    The hash chain alone cannot tell a history rewritten end to end by someone with
+    database rights (every hash and the head recomputed); the signed root can.
+    """
+    latest = checkpoint_latest()
+    if latest is None:
+        return None
+    try:
+        note = _previous_check(latest, _trusted_keys(signing_key(), previous_signing_key()))
+    except ArchiveError as exc:
+        return exc.message
+    if tree_from_log(size=latest.size).root() != note.root:
+        return (
+            f"the stored events #1–#{latest.size} do not give checkpoint #{latest.size}'s "
+            "signed root (history rewritten)"
+        )
+    return None
+
+
 def checkpoint_proof(*, sequence: int, checkpoint: Checkpoint) -> list[str]:
     """The inclusion proof (hex hashes) of event #sequence in the checkpoint's tree."""
     if not 0 < sequence <= checkpoint.size:

@@ -12,6 +12,7 @@ from archive.audit_export import (
     audit_export_compare_database,
     audit_export_verify,
 )
+from archive.checkpoints import checkpoint_log_verify
 from archive.errors import ArchiveError
 
 KEY = "public_key"
@@ -19,7 +20,8 @@ KEY = "public_key"
 
 class Command(BaseCommand):
     help = (
-        "Recompute the audit trail's hash chain from the first event to the chain head. "
+        "Recompute the audit trail's hash chain from the first event to the chain head, and "
+        "the latest signed checkpoint's Merkle root from the stored events. "
         "Exits 0 when it verifies; otherwise names the first altered, missing or reordered "
         "event and exits 1. With --file, verify an export made by export_audit instead "
         "(each row's hash, the links between consecutive events, and FILE.manifest.json "
@@ -53,6 +55,8 @@ class Command(BaseCommand):
         report = audit_verify()
         if not report.ok:
             raise CommandError(f"audit trail does NOT verify: {report.problem.message}")
+        if problem := checkpoint_log_verify():
+            raise CommandError(f"audit trail does NOT verify: {problem}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"audit trail verifies: {report.checked} events, head {report.head_hash or '-'}"
