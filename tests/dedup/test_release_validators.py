@@ -96,7 +96,7 @@ def test_the_validators_catch_a_damaged_release(tmp_path, publisher):
     for stored in [
         *(tmp_path / "o").glob("v1/content/files/*"),
         *(tmp_path / "b").glob("v1/data/files/*"),
-    ][::1]:
+    ]:
         data = bytearray(stored.read_bytes())
         data[len(data) // 2] ^= 0xFF
         stored.write_bytes(bytes(data))
