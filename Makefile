@@ -5,9 +5,13 @@ PYTHON ?= python3
 
 .PHONY: demo test soak torture fuzz lint format check bench install schema
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-validators.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The release validators, in a venv of their own (see requirements-validators.txt).
+	test -x $(VENV)/validators/bin/python || $(PY) -m venv $(VENV)/validators
+	$(VENV)/validators/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r requirements-validators.txt
 	touch $@
 
 install: $(VENV)/.installed
