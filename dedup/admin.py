@@ -271,3 +271,6 @@ class ScanRunAdmin(FingerprintAdmin):
     list_display = ["pk", "started_at", "incremental", "recorded", "summary"]
     list_filter = ["incremental", "recorded"]
     search_fields = []
+
+
+from dedup import admin_releases  # noqa: E402,F401  (clean-dataset releases)

@@ -13,9 +13,15 @@ class DedupConfig(AppConfig):
             "dedup.view_consolidation",
             "dedup.view_fingerprint",
             "dedup.view_scanrun",
+            "dedup.view_datasetrelease",
+            "dedup.publish_release",
         ],
         "Licensing": ["dedup.view_duplicatecandidate"],
-        "Compliance": ["dedup.view_duplicatecandidate", "dedup.view_consolidation"],
+        "Compliance": [
+            "dedup.view_duplicatecandidate",
+            "dedup.view_consolidation",
+            "dedup.view_datasetrelease",
+        ],
         "Operator": ["dedup.view_fingerprint", "dedup.view_scanrun"],
     }
 
