@@ -385,3 +385,17 @@ def test_verify_audit_refuses_a_tampered_bundle(tmp_path, trail):
 
     with pytest.raises(CommandError, match="event #3's inclusion proof does not verify"):
         call_command("verify_audit", "--file", str(path), stdout=io.StringIO())
+
+
+def test_the_verifier_needs_only_the_standard_library_and_cryptography():
+    import ast
+
+    tree = ast.parse(VERIFIER.read_text(encoding="utf-8"))
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+
+    assert imported - set(sys.stdlib_module_names) == {"cryptography"}
