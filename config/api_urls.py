@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from archive.apis import assets, audit, holds, intake, records
 from config.api import NotFoundApi
 from dedup import apis as dedup
+from dedup import apis_releases
 from retention import apis as retention
 
 urlpatterns = [
@@ -86,6 +87,7 @@ urlpatterns = [
     ),
     path("reports/duplication/", dedup.DuplicationReportApi.as_view(), name="report-duplication"),
     path("reports/storage/", retention.StorageReportApi.as_view(), name="report-storage"),
+    *apis_releases.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # GET only: OPTIONS would render the metadata through the HTML template and fail.
     path(

@@ -29,6 +29,7 @@ from rest_framework.test import APIClient
 from archive.actors import SYSTEM
 from archive.licensing import licence_conflict_sign_off, licence_terms_compare
 from archive.models import Asset, IngestRejection
+from dedup.models import DatasetRelease
 from dedup.services import scan_incremental
 from retention.fixity import fixity_asset_check
 from tests.api.conftest import ROLES, World, token_client
@@ -60,6 +61,7 @@ ADMIN_MODELS = {
     "dedup.consolidation": {"view": {ARC, COM}, "add": set()},
     "dedup.fingerprint": {"view": {ARC, OPS}, "add": set()},
     "dedup.scanrun": {"view": {ARC, OPS}, "add": set()},
+    "dedup.datasetrelease": {"view": {ARC, COM}, "add": set()},
     "retention.quarantinerecord": {"view": {ARC, COM, OPS}, "add": set()},
     "retention.dispositionrequest": {"view": {ARC, COM, OPS}, "add": set()},
     "retention.retentionpolicy": {"view": {ARC, COM, OPS}, "add": {OPS}},
@@ -89,6 +91,8 @@ ADMIN_PAGES = {
     # A redirect to the next pair (or the queue); the page it leads to checks the role.
     "dedup_duplicatecandidate_next": (ALL, 302, 302),
     "dedup_duplicatecandidate_groups": ({ARC, LIC, COM}, 200, 403),
+    "dedup_datasetrelease_publish": ({ARC}, 200, 403),
+    "dedup_datasetrelease_notice": ({ARC, COM}, 200, 403),
     "retention_dashboard": ({COM, OPS}, 200, 403),
 }
 ANON_ADMIN = {"login": 200}
@@ -147,6 +151,9 @@ def _extras(world, members) -> None:
             success=ok,
         )
     OrmQ.objects.create(key="keepsake", payload="x", lock=now)
+    DatasetRelease.objects.create(
+        dataset="d", version=1, released_at=now, actor_name="system", output="/nowhere"
+    )
 
 
 def _any_user():
@@ -201,6 +208,7 @@ def admin_requests(world: World) -> list[tuple[str, str, dict]]:
             "auth_user_password_change": "auth.user",
             "view_on_site": "archive.asset",
             "dedup_duplicatecandidate_compare": "dedup.duplicatecandidate",
+            "dedup_datasetrelease_notice": "dedup.datasetrelease",
         }.get(name, "")
         url = _fill(routes[name], world, label) + special.get(name, "")
         expected = {role: ok if role in roles else refused for role in ROLES}
@@ -265,6 +273,8 @@ API = {
     "consolidation-list": {"GET": {ARC, COM}},
     "consolidation-detail": {"GET": {ARC, COM}},
     "consolidation-undo": {"POST": {ARC}},
+    "release-list": {"GET": {ARC, COM}, "POST": {ARC}},
+    "release-detail": {"GET": {ARC, COM}},
     "quarantine-list": {"GET": {ARC, COM, OPS}},
     "quarantine-restore": {"POST": {ARC}},
     "disposition-list": {"GET": {ARC, COM, OPS}, "POST": {ARC}},
