@@ -44,7 +44,7 @@ def _licence(asset, actor, licence_type, **terms):
 
 
 def archive_build() -> Archive:
-    curator = user_with("curator", "review_duplicates", "publish_release")
+    curator = user_with("curator", "review_duplicates", "publish_release", "view_datasetrelease")
     permits = collection_get_or_create(name="Permits")
     press = collection_get_or_create(name="Press")
     scene = make_scene(71)
