@@ -424,6 +424,12 @@ def checkpoint_seal_task() -> str:
     checkpoint = checkpoint_seal(actor=SYSTEM)
     if checkpoint is None:
         return "nothing to seal"
+    if settings.KEEPSAKE_AUDIT_TSA_URL and checkpoint.timestamp_token is None:
+        # The authority was unreachable last time, or nothing new was sealed: try again.
+        try:
+            checkpoint = checkpoint_timestamp(checkpoint=checkpoint, actor=SYSTEM)
+        except ArchiveError as exc:
+            logger.warning("checkpoint #%s not timestamped: %s", checkpoint.size, exc.message)
     stamped = "timestamped" if checkpoint.timestamp_token else "not timestamped"
     return f"checkpoint #{checkpoint.size} {checkpoint.root_hash[:16]}… ({stamped})"
 

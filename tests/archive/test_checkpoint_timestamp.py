@@ -179,3 +179,18 @@ def test_an_unreachable_authority_leaves_the_seal_in_place(settings, db):
 
     assert checkpoint.size == 2 and checkpoint.timestamp_token is None
     assert not AuditEvent.objects.filter(verb="audit.timestamped").exists()
+
+
+def test_the_scheduled_seal_stamps_a_checkpoint_the_authority_missed(tsa, settings):
+    from archive.checkpoints import checkpoint_seal_task
+
+    url = settings.KEEPSAKE_AUDIT_TSA_URL
+    settings.KEEPSAKE_AUDIT_TSA_URL = "http://127.0.0.1:9/"
+    record(2)
+    missed = checkpoint_seal()
+    settings.KEEPSAKE_AUDIT_TSA_URL = url
+
+    outcome = checkpoint_seal_task()
+
+    missed.refresh_from_db()
+    assert missed.timestamp_token and "(timestamped)" in outcome
