@@ -600,6 +600,18 @@ class CheckpointAdmin(ReadOnlyAdmin):
     ordering = ["-size"]
     readonly_fields = ["size", "created_at", "root_hash", "chain_hash", "key_id", "note"]
     fields = readonly_fields
+    change_list_template = "admin/archive/checkpoint/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "public-key/",
+                view(lambda request: admin_views.audit_public_key_view(self, request)),
+                name="archive_checkpoint_public_key",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="root hash")
     def short_root(self, obj):

@@ -238,6 +238,19 @@ class AuditExportForm(forms.Form):
         )
 
 
+def audit_public_key_view(model_admin, request):
+    """The archive's public key (PEM), to give recipients of exports and to publish."""
+    from django.http import HttpResponse
+
+    from archive.checkpoints import signing_key
+
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    response = HttpResponse(signing_key().public_pem(), content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'attachment; filename="keepsake-audit-public-key.pem"'
+    return response
+
+
 def audit_export_view(model_admin, request):
     """The export form; its button downloads one zip: the events, their proofs, the manifest.
 
@@ -275,7 +288,8 @@ def audit_export_view(model_admin, request):
         intro="Seals the trail and downloads one zip: the events the filters select, a stub "
         "for each event they leave out, an inclusion proof per event and the archive's "
         "signed checkpoint. Anyone can check it with archive/verifier.py and the archive's "
-        "public key (`manage.py seal_audit --public-key`), or `manage.py verify_audit --file`.",
+        "public key (Checkpoints → public key, or `manage.py seal_audit --public-key`), or "
+        "`manage.py verify_audit --file`.",
         form=form,
         buttons=[("download", "Download export (zip)")],
         cancel_url=reverse("admin:archive_auditevent_changelist"),

@@ -5,6 +5,7 @@ import json
 import zipfile
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -122,3 +123,20 @@ def test_the_export_post_needs_the_csrf_token(officer):
 
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(verb="audit.exported").exists()
+
+
+def test_the_public_key_downloads_from_the_checkpoint_list(client, officer):
+    from archive import verifier
+    from archive.checkpoints import signing_key
+
+    officer.user_permissions.add(
+        Permission.objects.get(codename="view_checkpoint", content_type__app_label="archive")
+    )
+    listing = client.get(reverse("admin:archive_checkpoint_changelist")).content.decode()
+    key = client.get(reverse("admin:archive_checkpoint_public_key"))
+    client.force_login(person("reader", "archive.view_auditevent"))
+    refused = client.get(reverse("admin:archive_checkpoint_public_key"))
+
+    assert reverse("admin:archive_checkpoint_public_key") in listing
+    assert verifier.public_key_load(key.content) == signing_key().public_raw
+    assert refused.status_code == 403

@@ -87,6 +87,7 @@ ADMIN_PAGES = {
     "archive_asset_licences": ({ARC, LIC, COM}, 200, 403),
     "archive_legalhold_release": ({COM}, 200, 403),
     "archive_auditevent_export": ({COM}, 200, 403),
+    "archive_checkpoint_public_key": ({COM}, 200, 403),
     "dedup_duplicatecandidate_compare": ({ARC, LIC, COM}, 200, 403),
     # A redirect to the next pair (or the queue); the page it leads to checks the role.
     "dedup_duplicatecandidate_next": (ALL, 302, 302),
