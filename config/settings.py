@@ -347,6 +347,12 @@ KEEPSAKE_STORAGE_PRICES = {
 }
 KEEPSAKE_PRICE_CURRENCY = os.environ.get("KEEPSAKE_PRICE_CURRENCY", "USD")
 
+# Clean-dataset releases (dedup.releases): where the admin and the API write them (the
+# command takes any folder), and the publisher named in every RO-Crate.
+KEEPSAKE_RELEASES_ROOT = Path(os.environ.get("KEEPSAKE_RELEASES_ROOT", VAR_DIR / "releases"))
+KEEPSAKE_RELEASE_PUBLISHER = os.environ.get("KEEPSAKE_RELEASE_PUBLISHER", "Keepsake archive")
+KEEPSAKE_RELEASE_PUBLISHER_URL = os.environ.get("KEEPSAKE_RELEASE_PUBLISHER_URL", "")
+
 if os.environ.get("KEEPSAKE_REDIS_URL"):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = os.environ["KEEPSAKE_REDIS_URL"]
