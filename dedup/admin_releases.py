@@ -65,7 +65,7 @@ class DatasetReleaseAdmin(ReadOnlyAdmin):
 
     @admin.display(description="files")
     def files(self, obj):
-        return len(obj.items)
+        return obj.file_count
 
     @admin.display(description="left out")
     def left_out_count(self, obj):

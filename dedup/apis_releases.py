@@ -20,8 +20,8 @@ from dedup.releases.services import dataset_release
 
 
 class ReleaseOutput(serializers.ModelSerializer):
-    files = serializers.SerializerMethodField()
-    records = serializers.SerializerMethodField()
+    files = serializers.IntegerField(source="file_count", read_only=True)
+    records = serializers.IntegerField(source="record_count", read_only=True)
 
     class Meta:
         model = DatasetRelease
@@ -40,12 +40,6 @@ class ReleaseOutput(serializers.ModelSerializer):
             "left_out",
             "written_at",
         ]
-
-    def get_files(self, obj) -> int:
-        return len(obj.items)
-
-    def get_records(self, obj) -> int:
-        return sum(len(item["metadata"]["records"]) for item in obj.items)
 
 
 class ReleaseDetailOutput(ReleaseOutput):

@@ -286,3 +286,11 @@ class DatasetRelease(models.Model):
 
     def __str__(self):
         return f"{self.dataset} v{self.version}"
+
+    @property
+    def file_count(self) -> int:
+        return len(self.items)
+
+    @property
+    def record_count(self) -> int:
+        return sum(len(item["metadata"]["records"]) for item in self.items)

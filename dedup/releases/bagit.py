@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from archive.errors import ArchiveError
-from dedup.releases.files import file_sha256, part_write, release_parts
+from dedup.releases.files import file_sha256, fsync_path, part_write, release_parts
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
@@ -62,10 +62,6 @@ def bag_write(*, root: Path, release) -> Path:
         part_write(part, partial / "data" / part.path)
     for name, data in tags.items():
         (partial / name).write_bytes(data)
-    fd = os.open(partial, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(partial)
     os.replace(partial, bag)
     return bag

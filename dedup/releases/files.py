@@ -11,6 +11,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from archive.errors import ArchiveError
 from archive.models import Asset
 from archive.storage import CHUNK_SIZE, bytes_open
+
+# The storage's own fsync of a file or folder: a release is as durable as an ingest.
+from archive.storage import _fsync_path as fsync_path
 from dedup.releases.notice import notice_html
 from dedup.releases.rocrate import METADATA_FILE, crate_build
 
@@ -55,14 +58,6 @@ def release_parts(release) -> list[Part]:
     return sorted(parts, key=lambda part: part.path)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def part_write(part: Part, target: Path) -> None:
     """Write one part at target (through a temporary name), verifying its SHA-256."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +86,7 @@ def part_write(part: Part, target: Path) -> None:
             "nothing was published for it."
         )
     os.replace(partial, target)
-    _fsync(target.parent)
+    fsync_path(target.parent)
 
 
 def file_sha256(path: Path) -> str:

@@ -101,7 +101,7 @@ class Command(BaseCommand):
         notice = release.notice
         self.stdout.write(
             f"Released {release.dataset} v{release.version} ({release.get_format_display()}) "
-            f"to {release.output}: {notice['files']} files, {notice['records']} records.\n"
+            f"to {release.output}: {release.file_count} files, {release.record_count} records.\n"
             f"Manifest SHA-256: {release.manifest_sha256}\n"
             f"Since the previous release: {len(notice['removed_as_duplicates'])} removed as "
             f"duplicates, {len(notice['removed'])} removed otherwise, {len(notice['added'])} "
