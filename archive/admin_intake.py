@@ -117,15 +117,35 @@ def _match_rows(item: IntakeItem) -> list[dict]:
     return rows
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """The queue opens on what waits for a decision; "All" shows the decided too."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("all", "All"), *IntakeItem.Status.choices]
+
+    def queryset(self, request, queryset):
+        value = self.value() or IntakeItem.Status.WAITING
+        return queryset if value == "all" else queryset.filter(status=value)
+
+    def choices(self, changelist):
+        current = self.value() or IntakeItem.Status.WAITING
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
 @admin.register(IntakeItem)
 class IntakeItemAdmin(admin.ModelAdmin):
     list_display = ["thumbnail", "path", "collection", "looks_like", "size_shown", "status"]
-    list_filter = ["status", "collection", "via"]
+    list_filter = [StatusFilter, "collection", "via"]
     search_fields = ["path", "sha256"]
     list_select_related = ["collection"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request)
 
     def has_add_permission(self, request):
         return False
@@ -137,9 +157,6 @@ class IntakeItemAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        # The queue opens on what waits for a decision.
-        if not request.GET and not request.META.get("QUERY_STRING"):
-            return HttpResponseRedirect(request.path + "?status__exact=waiting")
         extra = {"upload_url": reverse("admin:archive_intakeitem_upload"), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
@@ -164,13 +181,18 @@ class IntakeItemAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("upload/", wrap(self.upload_view), name="archive_intakeitem_upload"),
-            path("<int:item_id>/decide/", wrap(self.decide_view), name="archive_intakeitem_decide"),
-            path("<int:item_id>/image.jpg", wrap(self.image_view), name="archive_intakeitem_image"),
+            path(
+                "<int:object_id>/decide/", wrap(self.decide_view), name="archive_intakeitem_decide"
+            ),
+            path(
+                "<int:object_id>/image.jpg", wrap(self.image_view), name="archive_intakeitem_image"
+            ),
             *super().get_urls(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:archive_intakeitem_decide", args=[object_id]))
+        # An item's page is its prompt: the upload beside what it looks like, and the choice.
+        return self.decide_view(request, object_id)
 
     def _context(self, request, **context):
         return {**self.admin_site.each_context(request), "opts": self.model._meta, **context}
@@ -223,10 +245,10 @@ class IntakeItemAdmin(admin.ModelAdmin):
 
     # --- the prompt and the curator's decision ---------------------------------------------
 
-    def decide_view(self, request, item_id: int):
+    def decide_view(self, request, object_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        item = get_object_or_404(IntakeItem.objects.select_related("collection"), pk=item_id)
+        item = get_object_or_404(IntakeItem.objects.select_related("collection"), pk=object_id)
         may_decide = intake_may_decide(item=item, actor=request.user)
         waiting = item.status == IntakeItem.Status.WAITING
         form = DecisionForm(request.POST or None, item=item)
@@ -275,11 +297,11 @@ class IntakeItemAdmin(admin.ModelAdmin):
             ),
         )
 
-    def image_view(self, request, item_id: int):
+    def image_view(self, request, object_id):
         """A thumbnail of the staged upload (re-encoded: never the uploaded bytes)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        item = get_object_or_404(IntakeItem, pk=item_id)
+        item = get_object_or_404(IntakeItem, pk=object_id)
         if not item.staged_key:
             if item.asset_id:
                 url = reverse("archive:asset-rendition", args=[item.asset_id, "thumb"])

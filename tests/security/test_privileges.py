@@ -57,6 +57,7 @@ ADMIN_MODELS = {
     "archive.auditevent": {"view": {COM}, "add": set()},
     "archive.checkpoint": {"view": {COM}, "add": set()},
     "archive.ingestrejection": {"view": {ARC, COM, OPS}, "add": set()},
+    "archive.intakeitem": {"view": {ARC, OPS}, "add": set()},
     "dedup.duplicatecandidate": {"view": {ARC, LIC, COM}, "add": set()},
     "dedup.consolidation": {"view": {ARC, COM}, "add": set()},
     "dedup.fingerprint": {"view": {ARC, OPS}, "add": set()},
@@ -88,6 +89,9 @@ ADMIN_PAGES = {
     "archive_legalhold_release": ({COM}, 200, 403),
     "archive_auditevent_export": ({COM}, 200, 403),
     "archive_checkpoint_public_key": ({COM}, 200, 403),
+    "archive_intakeitem_upload": ({OPS}, 200, 403),
+    "archive_intakeitem_decide": ({ARC, OPS}, 200, 403),
+    "archive_intakeitem_image": ({ARC, OPS}, 200, 403),
     "dedup_duplicatecandidate_compare": ({ARC, LIC, COM}, 200, 403),
     # A redirect to the next pair (or the queue); the page it leads to checks the role.
     "dedup_duplicatecandidate_next": (ALL, 302, 302),
@@ -210,6 +214,8 @@ def admin_requests(world: World) -> list[tuple[str, str, dict]]:
             "view_on_site": "archive.asset",
             "dedup_duplicatecandidate_compare": "dedup.duplicatecandidate",
             "dedup_datasetrelease_notice": "dedup.datasetrelease",
+            "archive_intakeitem_decide": "archive.intakeitem",
+            "archive_intakeitem_image": "archive.intakeitem",
         }.get(name, "")
         url = _fill(routes[name], world, label) + special.get(name, "")
         expected = {role: ok if role in roles else refused for role in ROLES}
@@ -261,6 +267,9 @@ API = {
     "hold-list": {"GET": VIEW_RECORDS, "POST": {COM}},
     "hold-detail": {"GET": VIEW_RECORDS},
     "hold-release": {"POST": {COM}},
+    "intake-list": {"GET": {ARC, OPS}},
+    "intake-detail": {"GET": {ARC, OPS}},
+    "intake-decision": {"POST": {ARC}},
     "audit-event-list": {"GET": {COM}},
     "audit-export": {"GET": {COM}},
     "audit-export-manifest": {"GET": {COM}},
