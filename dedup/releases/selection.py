@@ -79,15 +79,16 @@ def _record_json(entry: CatalogueEntry) -> dict:
     return record
 
 
-def _replaces(asset: Asset) -> list[dict]:
+def _replaces_by_canonical(assets) -> dict[int, list[dict]]:
+    """For each of assets (a queryset), the files consolidations in force folded into it."""
     # dedup.models is imported here: this module is imported by the model's app config.
     from dedup.models import Consolidation
 
-    replaced = []
-    into = Consolidation.objects.filter(canonical=asset, undone_at__isnull=True).order_by("pk")
-    for consolidation in into:
+    replaced: dict[int, list[dict]] = {}
+    into = Consolidation.objects.filter(canonical__in=assets, undone_at__isnull=True)
+    for consolidation in into.order_by("pk"):
         for row in consolidation.provenance.get("replaced", []):
-            replaced.append(
+            replaced.setdefault(consolidation.canonical_id, []).append(
                 {
                     "asset": row["asset"],
                     "sha256": row["sha256"],
@@ -98,7 +99,7 @@ def _replaces(asset: Asset) -> list[dict]:
     return replaced
 
 
-def _item(asset: Asset, records: list[dict]) -> dict:
+def _item(asset: Asset, records: list[dict], replaces: list[dict]) -> dict:
     path = f"files/{_safe_name(asset)}"
     metadata = {
         "asset": asset.pk,
@@ -109,7 +110,7 @@ def _item(asset: Asset, records: list[dict]) -> dict:
         "height": asset.height,
         "file": path,
         "records": records,
-        "replaces": _replaces(asset),
+        "replaces": replaces,
         "exif": asset.exif,
     }
     return {
@@ -131,39 +132,53 @@ def _left(entry: CatalogueEntry, reason: str) -> dict:
     }
 
 
+def _records_elsewhere(selected, collections) -> dict[int, list[CatalogueEntry]]:
+    """The records of the selected files that belong to other collections, by asset."""
+    others = (
+        CatalogueEntry.objects.filter(asset__in=selected.values("asset_id"))
+        .exclude(collection__in=collections)
+        .prefetch_related("licences")
+        .order_by("pk")
+    )
+    by_asset: dict[int, list[CatalogueEntry]] = {}
+    for entry in others:
+        by_asset.setdefault(entry.asset_id, []).append(entry)
+    return by_asset
+
+
 def release_select(*, collections: list[Collection], on: dt.date) -> Selection:
     """The files a release of collections publishes on day on, and the records left out."""
+    selected = CatalogueEntry.objects.filter(collection__in=collections)
     entries = (
-        CatalogueEntry.objects.filter(collection__in=collections)
-        .select_related("asset", "collection")
+        selected.select_related("asset", "collection")
         .prefetch_related("licences")
         .order_by("asset_id", "pk")
     )
     by_asset: dict[int, list[CatalogueEntry]] = {}
     for entry in entries:
         by_asset.setdefault(entry.asset_id, []).append(entry)
+    # Every record of these bytes counts, in the selected collections or not: one record
+    # that does not allow reuse keeps the file out.
+    elsewhere = _records_elsewhere(selected, collections)
+    replaces = _replaces_by_canonical(selected.values("asset_id"))
     items, left_out = [], []
-    for entries_of in by_asset.values():
+    for asset_id, entries_of in by_asset.items():
         asset = entries_of[0].asset
         if asset.state != Asset.State.ACTIVE or asset.replaced_by_id is not None:
             left_out += [
                 _left(e, f"its file is {asset.get_state_display().lower()}") for e in entries_of
             ]
             continue
-        # Every record of these bytes counts, in the selected collections or not: one
-        # record that does not allow reuse keeps the file out.
-        others = asset.entries.exclude(pk__in=[e.pk for e in entries_of])
-        refusals = {
-            e.pk: _refusal(e, on) for e in [*entries_of, *others.prefetch_related("licences")]
-        }
+        refusals = {e.pk: _refusal(e, on) for e in [*entries_of, *elsewhere.get(asset_id, [])]}
         blocking = {pk: why for pk, why in refusals.items() if why}
         if not blocking:
-            items.append(_item(asset, [_record_json(e) for e in entries_of]))
+            records = [_record_json(e) for e in entries_of]
+            items.append(_item(asset, records, replaces.get(asset_id, [])))
             continue
         for entry in entries_of:
             why = blocking.get(entry.pk)
             if why is None:
-                pk, other = next(iter(sorted(blocking.items())))
+                pk, other = min(blocking.items())
                 why = f"another record of the same file (entry {pk}) is left out: {other}"
             left_out.append(_left(entry, why))
     items.sort(key=lambda item: item["path"])

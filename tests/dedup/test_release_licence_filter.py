@@ -4,7 +4,8 @@ reuse on the release day; every record left out says why."""
 import datetime as dt
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,7 +54,7 @@ def allows_reuse(licence_specs) -> bool:
     )
 
 
-def _assets(collection) -> list[Asset]:
+def _assets(collection, numbers=range(1, 4)) -> list[Asset]:
     return Asset.objects.bulk_create(
         Asset(
             sha256=f"{i:064x}",
@@ -66,7 +67,7 @@ def _assets(collection) -> list[Asset]:
             original_path=f"synthetic/{i}.jpg",
             original_filename=f"{i}.jpg",
         )
-        for i in range(1, 4)
+        for i in numbers
     )
 
 
@@ -115,3 +116,18 @@ def test_a_file_is_published_exactly_when_all_its_records_allow_reuse():
             transaction.set_rollback(True)
 
     check()
+
+
+def test_selection_takes_the_same_number_of_queries_whatever_the_number_of_files():
+    released = collection_get_or_create(name="Released")
+    counts = []
+    for numbers in (range(1, 4), range(10, 40)):
+        for asset in _assets(released, numbers):
+            entry = CatalogueEntry.objects.create(asset=asset, collection=released, title="r")
+            Licence.objects.create(entry=entry, holder="City", licence_type="cc0")
+        with CaptureQueriesContext(connection) as queries:
+            selection = release_select(collections=[released], on=DAY)
+        counts.append((len(selection.items), len(queries)))
+
+    assert [files for files, _ in counts] == [3, 33]
+    assert counts[0][1] == counts[1][1]
