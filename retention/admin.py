@@ -4,8 +4,12 @@ Every action calls the same services (and so the same guard) as the commands and
 no retention screen offers the built-in bulk delete.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -14,6 +18,7 @@ from django.utils.html import format_html
 from archive.admin import ReadOnlyAdmin, thumbnail_html
 from archive.errors import ArchiveError
 from retention.fixity import fixity_asset_check, fixity_failing_assets
+from retention.guard import disposition_request_preview, purge_preview
 from retention.models import (
     DispositionItem,
     DispositionRequest,
@@ -107,20 +112,68 @@ class QuarantineRecordAdmin(ServiceOnlyAdmin):
             self.report(request, str(record.asset), lambda r=record: restore_one(r))
 
     @admin.action(
-        description="Request disposition (purge) of selected assets",
+        description="Request disposition (purge) of selected assets…",
         permissions=["request_disposition"],
     )
     def request_disposition(self, request, queryset):
-        records = queryset.filter(restored_at__isnull=True, purged_at__isnull=True)
+        records = list(queryset.filter(restored_at__isnull=True, purged_at__isnull=True))
         assets = [record.asset for record in records]
+        form = DispositionReasonForm(request.POST if "apply" in request.POST else None)
+        if assets and form.is_valid():
 
-        def file_request():
-            filed = disposition_request_create(
-                assets=assets, reason="requested in admin", actor=request.user
-            )
-            return f"request {filed.pk} filed; a second person must approve it"
+            def file_request():
+                filed = disposition_request_create(
+                    assets=assets, reason=form.cleaned_data["reason"], actor=request.user
+                )
+                return f"request {filed.pk} filed; a second person must approve it"
 
-        self.report(request, f"{len(assets)} asset(s)", file_request)
+            self.report(request, f"{len(assets)} asset(s)", file_request)
+            return None
+        if not assets:
+            self.message_user(request, "None of these is in quarantine.", messages.WARNING)
+            return None
+        hidden = [("action", "request_disposition"), ("apply", "1")]
+        hidden += [(ACTION_CHECKBOX_NAME, record.pk) for record in records]
+        return disposition_page(
+            self,
+            request,
+            title="Request the disposition (purge) of quarantined assets",
+            intro="A second person with the approval permission must approve the request; "
+            "each asset is then purged once its restore window has closed, if nothing below "
+            "stands in the way. Say why these assets should go.",
+            previews=purge_preview(assets=assets),
+            form=form,
+            hidden=hidden,
+            button="File the request",
+            cancel_url=reverse("admin:retention_quarantinerecord_changelist"),
+        )
+
+
+class DispositionReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class DispositionApproveForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Optional: recorded with the approval in the audit trail.",
+    )
+
+
+def disposition_page(model_admin, request, *, title, previews, form, **context):
+    """The request and approval pages: every asset with what the guard says of its purge."""
+    blocked = sum(1 for preview in previews if not preview.clear)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": title,
+        "previews": previews,
+        "blocked": blocked,
+        "form": form,
+        **context,
+    }
+    return TemplateResponse(request, "admin/retention/disposition_form.html", context)
 
 
 class DispositionItemInline(admin.TabularInline):
@@ -136,6 +189,7 @@ class DispositionItemInline(admin.TabularInline):
 
 @admin.register(DispositionRequest)
 class DispositionRequestAdmin(ServiceOnlyAdmin):
+    change_form_template = "admin/retention/dispositionrequest/change_form.html"
     list_display = [
         "pk",
         "status",
@@ -161,14 +215,73 @@ class DispositionRequestAdmin(ServiceOnlyAdmin):
     def asset_count(self, obj):
         return obj.items.count()
 
-    @admin.action(description="Approve selected requests", permissions=["approve"])
-    def approve(self, request, queryset):
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/approve/",
+                self.admin_site.admin_view(self.approve_view),
+                name="retention_dispositionrequest_approve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        disposition = DispositionRequest.objects.filter(pk=object_id).first()
+        extra_context = extra_context or {}
+        if disposition is not None and disposition.executed_at is None:
+            extra_context["previews"] = disposition_request_preview(request=disposition)
+            if disposition.approved_at is None and self.has_approve_permission(request):
+                extra_context["approve_url"] = reverse(
+                    "admin:retention_dispositionrequest_approve", args=[disposition.pk]
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _approve(self, request, dispositions, reason: str) -> None:
         def approve_one(disposition):
-            disposition_request_approve(request=disposition, actor=request.user)
+            disposition_request_approve(request=disposition, actor=request.user, reason=reason)
             return "approved"
 
-        for disposition in queryset:
+        for disposition in dispositions:
             self.report(request, f"Request {disposition.pk}", lambda d=disposition: approve_one(d))
+
+    def _approve_page(self, request, dispositions, form, *, hidden, cancel_url):
+        previews = [p for d in dispositions for p in disposition_request_preview(request=d)]
+        return disposition_page(
+            self,
+            request,
+            title="Approve " + ", ".join(f"disposition request {d.pk}" for d in dispositions),
+            intro="Approving lets these assets be purged once their restore windows close. "
+            "Anything listed as standing in the way still refuses the purge when it runs.",
+            requests=dispositions,
+            previews=previews,
+            form=form,
+            hidden=hidden,
+            button="Approve",
+            cancel_url=cancel_url,
+        )
+
+    def approve_view(self, request, pk):
+        if not self.has_approve_permission(request):
+            raise PermissionDenied
+        disposition = get_object_or_404(DispositionRequest, pk=pk)
+        change_url = reverse("admin:retention_dispositionrequest_change", args=[pk])
+        form = DispositionApproveForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            self._approve(request, [disposition], form.cleaned_data["reason"])
+            return HttpResponseRedirect(change_url)
+        return self._approve_page(request, [disposition], form, hidden=[], cancel_url=change_url)
+
+    @admin.action(description="Approve selected requests…", permissions=["approve"])
+    def approve(self, request, queryset):
+        dispositions = list(queryset.order_by("pk"))
+        form = DispositionApproveForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            self._approve(request, dispositions, form.cleaned_data["reason"])
+            return None
+        hidden = [("action", "approve"), ("apply", "1")]
+        hidden += [(ACTION_CHECKBOX_NAME, d.pk) for d in dispositions]
+        cancel_url = reverse("admin:retention_dispositionrequest_changelist")
+        return self._approve_page(request, dispositions, form, hidden=hidden, cancel_url=cancel_url)
 
     @admin.action(description="Execute selected approved requests", permissions=["execute"])
     def execute(self, request, queryset):

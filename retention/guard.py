@@ -160,3 +160,48 @@ def disposition_guard_check(*, asset: Asset, action: str, actor) -> None:
     from archive.lifecycle import guard_check
 
     guard_check(asset=asset, action=str(Action(action)), actor=actor)
+
+
+# What a disposition request exists to clear: the approval it asks for and the restore
+# window it waits out. Every other blocker still refuses the purge once both are done.
+AWAITED = frozenset({"approval_missing", "restore_window_open"})
+
+
+@dataclass(frozen=True)
+class PurgePreview:
+    """The guard's answer for one asset's purge, read now, split for the people deciding."""
+
+    asset: Asset
+    standing: list[Blocker]
+    awaited: list[Blocker]
+
+    @property
+    def clear(self) -> bool:
+        """Nothing but the approval and the window stands in the way."""
+        return not self.standing
+
+
+def purge_preview(*, assets) -> list[PurgePreview]:
+    """What would stop each asset's purge, asked of the guard's own checks; writes nothing.
+
+    The execute path runs the same checks on the locked asset (`guard_check`: the hold
+    check, then `retention_asset_guard`), so a request or an approval shows what the
+    execution will meet, short of changes made in between.
+    """
+    previews = []
+    for asset in sorted(assets, key=lambda a: a.pk):
+        blockers = disposition_blockers(asset=asset, action=Action.PURGE)
+        previews.append(
+            PurgePreview(
+                asset=asset,
+                standing=[b for b in blockers if b.code not in AWAITED],
+                awaited=[b for b in blockers if b.code in AWAITED],
+            )
+        )
+    return previews
+
+
+def disposition_request_preview(*, request) -> list[PurgePreview]:
+    """purge_preview of the assets a request still has to purge (open items only)."""
+    open_items = request.items.filter(executed_at__isnull=True).select_related("asset")
+    return purge_preview(assets=[item.asset for item in open_items])

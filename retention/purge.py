@@ -54,6 +54,8 @@ def disposition_request_create(
 ) -> DispositionRequest:
     """Ask for quarantined assets to be purged once their windows close (SYSTEM: the job)."""
     _require(actor, "retention.request_disposition", "request a disposition")
+    if not reason.strip():
+        raise ArchiveError("Say why these assets should be purged.", code="invalid")
     ids = sorted({asset.pk for asset in assets})
     if not ids:
         raise ArchiveError("Name at least one asset.")

@@ -12,13 +12,21 @@ from tests.retention.conftest import hold, stored_sha, window_closed
 pytestmark = pytest.mark.django_db
 
 
-def act(client, user, changelist, action, ids):
+def act(client, user, changelist, action, ids, **form):
     client.force_login(user)
-    response = client.post(
-        reverse(changelist), {"action": action, "_selected_action": ids}, follow=True
-    )
+    data = {"action": action, "_selected_action": ids, **form}
+    response = client.post(reverse(changelist), data, follow=True)
     assert response.status_code == 200
     return [str(m) for m in response.context["messages"]]
+
+
+def request_purge(client, user, ids, reason="duplicate of the survey copy"):
+    """The request action with its confirmation page answered (a reason given)."""
+    return act(client, user, QUARANTINE, "request_disposition", ids, apply="1", reason=reason)
+
+
+def approve(client, user, ids):
+    return act(client, user, REQUESTS, "approve", ids, apply="1", reason="")
 
 
 QUARANTINE = "admin:retention_quarantinerecord_changelist"
@@ -55,11 +63,11 @@ class TestDispositionAdmin:
         self, replaced, requester, approver, client, django_capture_on_commit_callbacks
     ):
         record = replaced.quarantines.get()
-        messages = act(client, requester, QUARANTINE, "request_disposition", [record.pk])
+        messages = request_purge(client, requester, [record.pk])
         assert "a second person must approve it" in messages[0]
         request = DispositionRequest.objects.get()
 
-        own = act(client, approver, REQUESTS, "approve", [request.pk])
+        own = approve(client, approver, [request.pk])
         assert own == [f"Request {request.pk}: approved"]
         window_closed(replaced)
         with django_capture_on_commit_callbacks(execute=True):
@@ -70,10 +78,10 @@ class TestDispositionAdmin:
 
     def test_the_requester_cannot_approve_in_the_admin(self, replaced, approver, client):
         record = replaced.quarantines.get()
-        act(client, approver, QUARANTINE, "request_disposition", [record.pk])
+        request_purge(client, approver, [record.pk])
         request = DispositionRequest.objects.get()
 
-        messages = act(client, approver, REQUESTS, "approve", [request.pk])
+        messages = approve(client, approver, [request.pk])
 
         assert "second person" in messages[0]
         assert DispositionRequest.objects.get().approved_at is None
