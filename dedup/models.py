@@ -255,7 +255,7 @@ class DatasetRelease(models.Model):
     version = models.PositiveIntegerField()
     format = models.CharField(max_length=8, choices=Format.choices, default=Format.OCFL)
     # The collections as named at release time: [{"id": 1, "name": "Permits"}, ...].
-    scope = models.JSONField(default=list)
+    scope = models.JSONField(default=list, blank=True)
     released_at = models.DateTimeField()
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -266,10 +266,10 @@ class DatasetRelease(models.Model):
     # manifest-sha256.txt; recorded in the audit event of the release.
     manifest_sha256 = models.CharField(max_length=64)
     # Published files: [{"asset", "sha256", "size", "path", "metadata"}], by path.
-    items = models.JSONField(default=list)
+    items = models.JSONField(default=list, blank=True)
     # Records left out: [{"entry", "title", "asset", "collection", "reason"}].
-    left_out = models.JSONField(default=list)
-    notice = models.JSONField(default=dict)
+    left_out = models.JSONField(default=list, blank=True)
+    notice = models.JSONField(default=dict, blank=True)
     written_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

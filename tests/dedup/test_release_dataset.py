@@ -265,3 +265,28 @@ def test_command_publishes_and_reports_what_was_left_out(archive, tmp_path, caps
         call_command("release_dataset", "--collection", "Nowhere", "--output", str(tmp_path))
     with pytest.raises(CommandError, match="--output"):
         call_command("release_dataset", "--collection", "Permits")
+
+
+def test_a_release_with_nothing_left_out_or_nothing_at_all(archive, tmp_path):
+    from archive.services import collection_get_or_create
+
+    empty = collection_get_or_create(name="Empty")
+    nothing = dataset_release(
+        collections=[empty], output=tmp_path / "empty", actor=SYSTEM, released_at=RELEASED_AT
+    )
+    assert (nothing.items, nothing.left_out) == ([], [])
+    assert json.loads((tmp_path / "empty" / "inventory.json").read_text())["head"] == "v1"
+    from archive.models import Licence
+    from archive.services import record_save
+
+    record_save(
+        obj=Licence(entry=archive.bare.entries.get(), holder="City", licence_type="cc0"),
+        actor=archive.curator,
+    )
+    permits = dataset_release(
+        collections=[archive.collections[0]],
+        output=tmp_path / "p",
+        actor=SYSTEM,
+        released_at=RELEASED_AT,
+    )
+    assert permits.left_out == [] and len(permits.items) == 3
