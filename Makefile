@@ -7,7 +7,7 @@ PYTHON ?= python3
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-validators.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -r requirements-dev.txt
 	# The release validators, in a venv of their own (see requirements-validators.txt).
 	test -x $(VENV)/validators/bin/python || $(PY) -m venv $(VENV)/validators
 	$(VENV)/validators/bin/python -m pip install --quiet --disable-pip-version-check \

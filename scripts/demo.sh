@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo: SQLite and local storage under var/, demo photos with generated copies,
+# The demo: SQLite and local storage under var/, the roles and one user per role (passwords
+# and API tokens printed, tokens also in var/demo-tokens.sh), demo photos with generated copies,
 # an admin user, a django-q2 cluster, and the server on 127.0.0.1:8000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
