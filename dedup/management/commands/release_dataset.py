@@ -47,6 +47,8 @@ class Command(BaseCommand):
         actor = self._actor(options["user"])
         try:
             if options["finish"]:
+                if not options["dataset"]:
+                    raise CommandError("Name the dataset to finish with --dataset NAME.")
                 release = release_finish(dataset=options["dataset"], actor=actor)
             else:
                 release = dataset_release(
