@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -10,6 +11,7 @@ from archive.actors import SYSTEM
 from archive.audit import audit_record, audited
 from archive.models import Asset
 from archive.storage import bytes_open
+from dedup import mih
 from dedup.imaging import (
     HASH_VERSION,
     ImageDecodeError,
@@ -187,7 +189,7 @@ def candidates_record(
     return candidates_store(candidates=judged, found_by=found_by, actor=actor)
 
 
-def candidate_lookup(*, fingerprint: Fingerprint) -> dict[int, int]:
+def candidate_lookup(*, fingerprint: Fingerprint, own_variants: bool = True) -> dict[int, int]:
     """The candidate rule's lookup for one fingerprint: {other asset id: main pHash distance}.
 
     The one rule (ingest, rolling scan, report and --record alike): a pair is a candidate
@@ -195,6 +197,12 @@ def candidate_lookup(*, fingerprint: Fingerprint) -> dict[int, int]:
     within variant_distance() of a variant of the other (its pixels turned or mirrored, a
     window for heavy crops and other aspect ratios), in either direction. candidate_keep
     then keeps pairs past near_distance() only when the judgement proves one picture.
+
+    own_variants=False leaves out one direction: this picture's own variants against the
+    others' main hashes (about 50 index lookups; 0.3 s at 20,000 assets on PostgreSQL).
+    The ingest check leaves it out, so it finds turned and mirrored copies both ways and
+    crops and re-framings when they arrive after their original; the rolling scan covers
+    that direction for every new fingerprint in one in-memory join (own_variant_pairs).
     """
     if fingerprint.error or fingerprint.low_information:
         return {}
@@ -203,10 +211,10 @@ def candidate_lookup(*, fingerprint: Fingerprint) -> dict[int, int]:
     # This picture's main hash against the others' variants, and its variants against
     # the others' main hashes.
     found |= set(near_lookup(phash=phash, k=variant_distance(), table=VARIANTS))
-    for code in FingerprintVariant.objects.filter(fingerprint=fingerprint).values_list(
-        "phash", flat=True
-    ):
-        found |= set(near_lookup(phash=unsigned64(code), k=variant_distance(), table=MAIN))
+    if own_variants:
+        own = FingerprintVariant.objects.filter(fingerprint=fingerprint)
+        for code in own.values_list("phash", flat=True):
+            found |= set(near_lookup(phash=unsigned64(code), k=variant_distance(), table=MAIN))
     found.discard(fingerprint.asset_id)
     rows = Fingerprint.objects.filter(
         asset__in=Asset.objects.holding_bytes().filter(pk__in=found),
@@ -216,8 +224,9 @@ def candidate_lookup(*, fingerprint: Fingerprint) -> dict[int, int]:
     return {other: ((fingerprint.phash ^ code) & MASK64).bit_count() for other, code in rows}
 
 
-def _near_pairs(fingerprint: Fingerprint) -> dict[tuple[int, int], tuple[int, int]]:
-    matches = candidate_lookup(fingerprint=fingerprint)
+def _pairs_with(
+    fingerprint: Fingerprint, matches: dict[int, int]
+) -> dict[tuple[int, int], tuple[int, int]]:
     dhashes = dict(Fingerprint.objects.filter(asset__in=matches).values_list("asset_id", "dhash"))
     return {
         _pair(fingerprint.asset_id, other): (
@@ -226,6 +235,51 @@ def _near_pairs(fingerprint: Fingerprint) -> dict[tuple[int, int], tuple[int, in
         )
         for other, distance in matches.items()
     }
+
+
+def _near_pairs(
+    fingerprint: Fingerprint, *, own_variants: bool = True
+) -> dict[tuple[int, int], tuple[int, int]]:
+    matches = candidate_lookup(fingerprint=fingerprint, own_variants=own_variants)
+    return _pairs_with(fingerprint, matches)
+
+
+def own_variant_pairs(*, fingerprints: list[Fingerprint]) -> dict[tuple[int, int], tuple[int, int]]:
+    """The direction the ingest check leaves out, for many fingerprints at once.
+
+    Their variant hashes against every searchable main hash, joined in memory (the
+    report's join, dedup.mih.cross_pairs) instead of one index lookup per variant.
+    """
+    from dedup.report import fingerprint_arrays
+
+    owners = [f for f in fingerprints if not f.error and not f.low_information]
+    rows = FingerprintVariant.objects.filter(fingerprint__in=owners).values_list(
+        "asset_id", "phash"
+    )
+    owner_ids = np.array([a for a, _ in rows], dtype=np.int64)
+    codes = np.array([c for _, c in rows], dtype=np.int64).view(np.uint64)
+    if not owner_ids.size:
+        return {}
+    ids, phash, _dhash = fingerprint_arrays()
+    cross = mih.cross_pairs(
+        queries=codes, query_ids=owner_ids, codes=phash, code_ids=ids, k=variant_distance()
+    )
+    matches: dict[int, set[int]] = {}
+    for owner, other in zip(cross.id_a.tolist(), cross.id_b.tolist(), strict=True):
+        if owner != other:
+            matches.setdefault(owner, set()).add(other)
+    pairs = {}
+    by_asset = {f.asset_id: f for f in owners}
+    for owner, others in matches.items():
+        fingerprint = by_asset[owner]
+        live = Fingerprint.objects.filter(
+            asset__in=Asset.objects.holding_bytes().filter(pk__in=others),
+            error="",
+            low_information=False,
+        ).values_list("asset_id", "phash")
+        distances = {o: ((fingerprint.phash ^ c) & MASK64).bit_count() for o, c in live}
+        pairs.update(_pairs_with(fingerprint, distances))
+    return pairs
 
 
 def fingerprint_and_flag(
@@ -242,7 +296,7 @@ def fingerprint_and_flag(
     (its own transaction), judge the near matches (no transaction), record the pairs.
     """
     stored = fingerprint_store(asset=asset, fingerprint=fingerprint, error=error, actor=actor)
-    pairs = _near_pairs(stored)
+    pairs = _near_pairs(stored, own_variants=False)
     candidates = candidates_record(pairs=pairs, found_by=found_by, actor=actor)
     return FingerprintOutcome(stored, candidates)
 
@@ -293,15 +347,18 @@ def scan_incremental(*, actor=SYSTEM) -> ScanRun:
 
     The ingest already checks each new file with the candidate rule (candidate_lookup),
     but two near duplicates ingested at the same moment cannot see each other before they
-    commit. This sweep closes that gap with the same rule.
+    commit, and the ingest leaves one direction of the variant search out. This sweep
+    applies the whole rule to every new fingerprint.
     """
     last = ScanRun.objects.filter(incremental=True).order_by("-high_water_fingerprint_id").first()
     since = last.high_water_fingerprint_id if last else 0
     fresh = Fingerprint.objects.filter(pk__gt=since).order_by("pk")
-    high_water, pairs, checked = since, {}, 0
+    high_water, pairs, checked, seen = since, {}, 0, []
     for fingerprint in fresh.iterator(chunk_size=2000):
         high_water, checked = fingerprint.pk, checked + 1
-        pairs.update(_near_pairs(fingerprint))
+        pairs.update(_near_pairs(fingerprint, own_variants=False))
+        seen.append(fingerprint)
+    pairs.update(own_variant_pairs(fingerprints=seen))
     judged = candidates_judge(pairs=pairs)
     with audited():
         created = candidates_store(candidates=judged, found_by="rolling-scan", actor=actor)

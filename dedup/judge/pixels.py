@@ -450,6 +450,13 @@ def compare(*, a: Image.Image, b: Image.Image) -> dict:
         tilted = tilt_find(a=small_a, b=small_b, ssim=float(ssim.mean()))
         if tilted is not None:
             tilt, small_a, small_b = tilted
+            # Align again with b turned back, then compare the centres (no filled corners).
+            turned = b.rotate(-tilt, resample=Image.BICUBIC)
+            again = align(a=a, b=turned)
+            if again is not None:
+                alignment = again
+                small_a, small_b = aligned_pair(a=a, b=turned, alignment=again)
+                small_a, small_b = _centre(small_a), _centre(small_b)
             ycc_a = np.asarray(small_a.convert("YCbCr"), dtype=np.float64)
             ycc_b = np.asarray(small_b.convert("YCbCr"), dtype=np.float64)
             ssim = ssim_map(x=ycc_a[..., 0], y=ycc_b[..., 0])

@@ -201,7 +201,7 @@ def look_alike_reason(pixels: dict) -> str | None:
         if same_view:
             return f"same viewpoint, different moment: {_regions(regions)} changed"
         return f"{regions} separate regions changed: things moved (a neighbouring frame)"
-    if ssim >= MOVED_MIN_SSIM and 0 < differing <= MOVED_MAX_SHARE * blocks:
+    if ssim >= MOVED_MIN_SSIM and 0 < differing <= MOVED_MAX_SHARE * blocks and regions:
         if same_view:
             return (
                 f"same viewpoint, different moment: {_regions(regions)} changed "

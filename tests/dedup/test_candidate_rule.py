@@ -74,24 +74,29 @@ def test_the_report_lists_exactly_what_the_queue_takes(collection, judged_fake, 
     codes = []
     for base, flips, _ in pictures:
         codes += [base] + [flip_bits(base, n, rng) for n in flips]
-    ids = synthetic_fingerprints(collection=collection, codes=codes)
-    # Variant hashes near some other asset's main hash, at 0-16 bits.
-    owners, owned = [], []
-    for _, _, variants in pictures:
-        for target, bits in variants:
-            owner = rng.randrange(len(ids))
-            owners.append(ids[owner])
-            owned.append([flip_bits(codes[target % len(codes)], bits, rng)])
-    merged = {}
-    for owner, variant_codes in zip(owners, owned, strict=True):
-        merged.setdefault(owner, []).extend(variant_codes)
-    _variants(list(merged), list(merged.values()))
+    # Variant hashes near some asset's main hash, at 0-16 bits, owned by random assets.
+    planted_variants = [
+        (rng.randrange(len(codes)), flip_bits(codes[target % len(codes)], bits, rng))
+        for _, _, variants in pictures
+        for target, bits in variants
+    ]
+    # Two ingests with a rolling scan after each: the second half meets the first half
+    # only through lookups from the new side, in both directions.
+    half = rng.randrange(len(codes) + 1)
+    ids = []
+    for part in (range(half), range(half, len(codes))):
+        ids += synthetic_fingerprints(collection=collection, codes=[codes[i] for i in part])
+        merged = {}
+        for owner, code in planted_variants:
+            if owner in part:
+                merged.setdefault(ids[owner], []).append(code)
+        _variants(list(merged), list(merged.values()))
+        services.scan_incremental()
 
     found_by_lookup = set()
     for fingerprint in Fingerprint.objects.all():
         found_by_lookup |= set(services._near_pairs(fingerprint))
     listed = report_build()
-    services.scan_incremental()
 
     report_pairs = {(row["a"]["id"], row["b"]["id"]) for row in listed["pairs"]}
     queue = set(DuplicateCandidate.objects.values_list("asset_a", "asset_b"))
