@@ -87,6 +87,7 @@ def test_holds_list_collections_and_every_frozen_asset(browser, live_server, dem
     assert len(frozen) == 6 and len(tiles) == 6
     assert all(img.get_property("naturalWidth") > 0 for img in tiles)  # thumbnails load
     assert {int(img.get_attribute("src").split("/")[-2]) for img in tiles} == frozen
+    browser.execute_script("arguments[0].scrollIntoView()", section)
     screenshot(browser, "hold")
 
 
