@@ -246,7 +246,11 @@ def audit_public_key_view(model_admin, request):
 
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    response = HttpResponse(signing_key().public_pem(), content_type="application/x-pem-file")
+    try:
+        pem = signing_key().public_pem()
+    except ArchiveError as exc:
+        return HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(pem, content_type="application/x-pem-file")
     response["Content-Disposition"] = 'attachment; filename="keepsake-audit-public-key.pem"'
     return response
 

@@ -108,9 +108,18 @@ def signing_key() -> SigningKey:
     if settings.KEEPSAKE_AUDIT_SIGNING_KEY:
         return _key_load(settings.KEEPSAKE_AUDIT_SIGNING_KEY.encode("ascii"), name)
     path = Path(settings.KEEPSAKE_AUDIT_SIGNING_KEY_FILE)
-    if not path.exists():
-        _key_file_create(path)
-    return _key_load(path.read_bytes(), name)
+    try:
+        if not path.exists():
+            _key_file_create(path)
+        return _key_load(path.read_bytes(), name)
+    except (OSError, ValueError, TypeError) as exc:
+        # A key file that cannot be read or parsed: say which, never a server error.
+        detail = getattr(exc, "strerror", None) or "not an unencrypted PEM private key"
+        raise ArchiveError(
+            f"The audit signing key {path} cannot be used ({detail}); fix "
+            "KEEPSAKE_AUDIT_SIGNING_KEY_FILE or the file.",
+            code="unavailable",
+        ) from exc
 
 
 def previous_signing_key() -> SigningKey | None:

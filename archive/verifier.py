@@ -57,6 +57,9 @@ JSON_FIELDS = ("before", "after")
 # The fields a filter looks at, in the order `excluded_by` names the first one that fails.
 FILTER_FIELDS = ("since", "until", "actor", "object_type", "object_id", "verb")
 STUB_FIELDS = ("sequence", "hash", "created_at", "actor_name", "verb", "object_type", "object_id")
+# Bounds on what a (possibly hostile) bundle makes the verifier hold in memory at once.
+MANIFEST_LIMIT = 16 << 20  # bytes of manifest.json
+LINE_LIMIT = 16 << 20  # characters of one line of a member (one event, stub or proof)
 
 
 class VerifyError(Exception):
@@ -525,6 +528,9 @@ def csv_cell_restore(value: str) -> str:
 def rows_read(lines: Iterable[str], fmt: str) -> Iterator[dict]:
     """The events of an export file, as dicts of their stored fields."""
     if fmt == "csv":
+        # A genuine event's field may be longer than csv's default limit (128 KB); each
+        # line is bounded by LINE_LIMIT already.
+        csv.field_size_limit(max(csv.field_size_limit(), LINE_LIMIT))
         reader = csv.DictReader(lines)
         if tuple(reader.fieldnames or ()) != EVENT_FIELDS:
             raise VerifyError(f"unexpected CSV columns: {reader.fieldnames}")
@@ -675,7 +681,13 @@ def _seq(row: dict) -> int:
 
 def _lines(archive: zipfile.ZipFile, name: str) -> Iterator[str]:
     with archive.open(name) as raw:
-        yield from io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        while line := text.readline(LINE_LIMIT + 1):
+            if len(line) > LINE_LIMIT:
+                raise VerifyError(
+                    f"{name} has a line too long to be an event (over {LINE_LIMIT >> 20} MB)"
+                )
+            yield line
 
 
 def _digest(archive: zipfile.ZipFile, name: str) -> str:
@@ -772,20 +784,55 @@ def bundle_verify(path, *, public_keys: list[bytes], tsa_certs: list | None = No
         _bundle_verify(path, public_keys, tsa_certs or [], report)
     except VerifyError as exc:
         report.problems.append(str(exc))
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
-        report.problems.append(f"the export cannot be read: {exc!r}")
+    except OSError as exc:
+        report.problems.append(f"the export cannot be opened: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - any fault in hostile input means "does not verify"
+        report.problems.append(f"the export cannot be read: {exc!r}"[:1000])
     report.ok = not report.problems
     return report
+
+
+def _manifest_read(archive: zipfile.ZipFile) -> dict:
+    names = [info.filename for info in archive.infolist()]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        # Zip tools show one copy, the verifier would read another: refuse both.
+        raise VerifyError(f"the zip holds the member {twice[0]!r} twice")
+    if "manifest.json" not in names:
+        raise VerifyError("the export has no manifest.json")
+    with archive.open("manifest.json") as raw:
+        data = raw.read(MANIFEST_LIMIT + 1)
+    if len(data) > MANIFEST_LIMIT:
+        raise VerifyError(f"manifest.json is larger than {MANIFEST_LIMIT >> 20} MB")
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise VerifyError(f"manifest.json cannot be read: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise VerifyError(f"unknown export format {found!r}")
+    if not isinstance(manifest.get("members"), dict):
+        raise VerifyError("the manifest lists no members")
+    return manifest
+
+
+def _members_check(archive: zipfile.ZipFile, manifest: dict, events_name: str) -> None:
+    """Every member is listed with its digest, and the listed ones are there."""
+    members = manifest["members"]
+    for name in (events_name, "withheld.jsonl", "proofs.jsonl"):
+        if not isinstance(members.get(name), str):
+            raise VerifyError(f"the manifest gives no digest for {name}")
+    for name in archive.namelist():
+        if name != "manifest.json" and name not in members:
+            raise VerifyError(f"the member {name!r} is not listed in the manifest")
 
 
 def _bundle_verify(path, public_keys, tsa_certs, report: Report) -> None:
     if not public_keys:
         raise VerifyError("no public key given: the checkpoint cannot be checked")
     with zipfile.ZipFile(path) as archive:
-        manifest = json.loads(archive.read("manifest.json"))
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise VerifyError(f"unknown export format {manifest.get('format')!r}")
+        manifest = _manifest_read(archive)
         events_name = f"events.{manifest['file_format']}"
+        _members_check(archive, manifest, events_name)
         for name, digest in manifest["members"].items():
             if _digest(archive, name) != digest:
                 raise VerifyError(f"{name} differs from the manifest's digest (file changed)")
