@@ -24,6 +24,7 @@ from archive.errors import ArchiveError
 from archive.holds import hold_refusals_audited
 from archive.lifecycle import Transition, asset_lock, asset_transition, assets_lock
 from archive.models import Asset
+from retention.certificates import certificate_after_purge, certificates_batched
 from retention.models import DispositionItem, DispositionRequest, PendingMove, QuarantineRecord
 from retention.moves import move_source_delete_on_commit
 
@@ -153,6 +154,8 @@ def disposition_item_execute(*, item: DispositionItem, actor) -> str:
         return item.outcome if item.outcome.startswith(VOIDED) else "already executed"
     deletion = _tombstone(asset, item, actor)
     move_source_delete_on_commit(deletion)
+    # Issued after this block committed and the bytes were deleted (after_audited).
+    certificate_after_purge(item=item, actor=actor)
     return "purged"
 
 
@@ -192,12 +195,14 @@ def disposition_execute(*, request: DispositionRequest, actor) -> dict[int, str]
     if request.approved_at is None:
         raise ArchiveError(f"Request {request.pk} is not approved yet.", code="approval_missing")
     outcomes = {}
-    for item in request.items.order_by("asset_id"):
-        try:
-            outcomes[item.asset_id] = disposition_item_execute(item=item, actor=actor)
-        except ArchiveError as exc:
-            outcomes[item.asset_id] = exc.message
-            _outcome_note(item, exc.message)
+    # The purges of this run share one certificate of destruction.
+    with certificates_batched():
+        for item in request.items.order_by("asset_id"):
+            try:
+                outcomes[item.asset_id] = disposition_item_execute(item=item, actor=actor)
+            except ArchiveError as exc:
+                outcomes[item.asset_id] = exc.message
+                _outcome_note(item, exc.message)
     disposition_request_close(request=request, actor=actor)
     return outcomes
 
