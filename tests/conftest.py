@@ -66,6 +66,7 @@ def isolated_storage(settings, tmp_path):
             for tier in settings.STORAGE_TIERS
         },
     }
+    settings.KEEPSAKE_RELEASES_ROOT = tmp_path / "releases"
     return media
 
 

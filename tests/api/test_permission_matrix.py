@@ -9,10 +9,11 @@ import re
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from archive.licensing import licence_terms_compare
-from dedup.models import DuplicateCandidate
+from dedup.models import DatasetRelease, DuplicateCandidate
 from tests.api.conftest import ROLES
 from tests.conftest import image_bytes, make_scene
 
@@ -137,8 +138,20 @@ MATRIX = [
     ("post", "/api/v1/dispositions/{w.to_execute.pk}/execute/", {}, {COM}, 200),
     ("get", "/api/v1/reports/duplication/", None, RECORD_READERS, 200),
     ("get", "/api/v1/reports/storage/", None, {COM, OPS}, 200),
+    ("get", "/api/v1/releases/", None, {ARC, COM}, 200),
+    ("post", "/api/v1/releases/", {"collections": ["Field photos"]}, {ARC}, 201),
+    ("get", "/api/v1/releases/{w.release.pk}/", None, {ARC, COM}, 200),
 ]
 PUBLIC = [("get", "/api/v1/schema/"), ("get", "/api/v1/docs/")]
+
+
+@pytest.fixture
+def world(world):
+    """The shared world and one recorded dataset release."""
+    world.release = DatasetRelease.objects.create(
+        dataset="d", version=1, released_at=timezone.now(), actor_name="system", output="/none"
+    )
+    return world
 
 
 def send(client, method: str, path: str, body) -> int:
