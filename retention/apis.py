@@ -5,13 +5,14 @@ services, which ask the one disposition guard."""
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from archive.apis.assets import AssetOutput, held_context
 from archive.models import Asset
 from config.api import Api, ListApi, object_list
+from retention.guard import purge_preview
 from retention.models import DispositionRequest, QuarantineRecord
 from retention.purge import (
     disposition_execute,
@@ -95,10 +96,29 @@ class QuarantineRestoreApi(Api):
         return Response(AssetOutput(asset, context=held_context([asset])).data)
 
 
+class BlockerOutput(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class PurgeBlockersOutput(serializers.Serializer):
+    standing = BlockerOutput(many=True)
+    awaited = BlockerOutput(many=True)
+
+
 class DispositionItemOutput(serializers.Serializer):
     asset = serializers.IntegerField(source="asset_id")
     executed_at = serializers.DateTimeField(allow_null=True)
     outcome = serializers.CharField(allow_blank=True)
+    blockers = serializers.SerializerMethodField()
+
+    @extend_schema_field(PurgeBlockersOutput(allow_null=True))
+    def get_blockers(self, item) -> dict | None:
+        """What the guard would refuse the purge for now (open items; null once closed)."""
+        if item.executed_at is not None:
+            return None
+        [preview] = purge_preview(assets=[item.asset])
+        return PurgeBlockersOutput(preview).data
 
 
 class DispositionOutput(serializers.ModelSerializer):
@@ -142,7 +162,7 @@ class DispositionFilter(filters.FilterSet):
 def _dispositions():
     return DispositionRequest.objects.select_related(
         "requested_by", "approved_by"
-    ).prefetch_related("items")
+    ).prefetch_related("items__asset")
 
 
 class DispositionListApi(ListApi):

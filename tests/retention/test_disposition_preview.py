@@ -145,3 +145,24 @@ def test_the_request_and_approval_pages_show_the_blockers(
     assert client.post(approve_url, {"reason": "checked"}).status_code == 302
     request.refresh_from_db()
     assert request.approved_by == approver
+
+
+def test_the_api_shows_each_open_items_blockers(collection, user, requester):
+    from rest_framework.test import APIClient
+
+    replaced = replaced_pair(collection, user, published=True)
+    api = APIClient()
+    api.force_authenticate(requester)
+
+    filed = api.post(
+        "/api/v1/dispositions/", {"assets": [replaced.pk], "reason": "copy"}, format="json"
+    )
+
+    assert filed.status_code == 201, filed.json()
+    [item] = filed.json()["items"]
+    [preview] = purge_preview(assets=[replaced])
+    assert item["blockers"] == {
+        "standing": [{"code": b.code, "message": b.message} for b in preview.standing],
+        "awaited": [{"code": b.code, "message": b.message} for b in preview.awaited],
+    }
+    assert "published_last_copy" in [b["code"] for b in item["blockers"]["standing"]]
