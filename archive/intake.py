@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
 
+from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 
@@ -132,7 +133,7 @@ def intake_hold(
         sha256=analysis.sha256,
     )
     crash_point("intake.staged")
-    return _item_create(
+    item = _item_create(
         collection=collection,
         path=path,
         sha256=analysis.sha256,
@@ -148,6 +149,12 @@ def intake_hold(
         via=via,
         created_by=actor_user(actor),
     )
+    # The same bytes staged for another upload may have been released (its decision ran)
+    # between our write and our item: now that the item exists they are kept; put back.
+    if not storages[STAGING_ALIAS].exists(key):
+        fp.seek(0)
+        bytes_store(fp=fp, alias=STAGING_ALIAS, key=key, sha256=analysis.sha256)
+    return item
 
 
 def intake_flag(*, asset: Asset, path: str, matches: list[dict], via: str, actor) -> IntakeItem:
@@ -224,14 +231,17 @@ def _staged_release(item: IntakeItem) -> None:
         .exists()
     )
     if not busy:
-        from django.core.files.storage import storages
-
         storages[alias].delete(key)
 
 
 @audited
 def _finish(*, item: IntakeItem, status: str, asset: Asset | None, verb: str, actor) -> IntakeItem:
     item = IntakeItem.objects.select_for_update(no_key=True).get(pk=item.pk)
+    if item.status != IntakeItem.Status.DECIDING:
+        # Another curator's identical decision finished first.
+        raise ArchiveError(
+            f"This upload was already decided: {item.get_status_display()}.", code="conflict"
+        )
     before = _item_snapshot(item)
     item.status, item.asset, item.decided_at = status, asset, timezone.now()
     staged = (item.staged_alias, item.staged_key)
@@ -263,7 +273,19 @@ def _entry_metadata(fields: dict):
 def _store_anyway(item: IntakeItem, actor):
     from archive.ingest import IngestStatus, asset_ingest
 
-    with bytes_open(alias=item.staged_alias, key=item.staged_key) as fp:
+    try:
+        fp = bytes_open(alias=item.staged_alias, key=item.staged_key)
+    except OSError as exc:
+        item.refresh_from_db()
+        if item.status in IntakeItem.DONE:
+            raise ArchiveError(
+                f"This upload was already decided: {item.get_status_display()}.",
+                code="conflict",
+            ) from exc
+        raise ArchiveError(
+            "The upload's staged bytes cannot be read; upload the file again."
+        ) from exc
+    with fp:
         outcome = asset_ingest(
             fp=fp,
             path=item.path,
@@ -305,6 +327,24 @@ def _record_added(item: IntakeItem, target_id: int, actor) -> Asset:
     return asset
 
 
+def _target_live(target_id: int, *, lock: bool = False) -> Asset:
+    """The matched asset, refused once purged: using it would discard the only copy left."""
+    asset = asset_lock(target_id) if lock else Asset.objects.get(pk=target_id)
+    if asset.state == Asset.State.PURGED:
+        raise ArchiveError(
+            f"Asset {target_id} was purged since this upload arrived; store the upload instead.",
+            code="conflict",
+        )
+    return asset
+
+
+def _unclaim(item: IntakeItem) -> None:
+    """A decision refused by the rules (not cut short) leaves the upload waiting again."""
+    IntakeItem.objects.filter(pk=item.pk, status=IntakeItem.Status.DECIDING).update(
+        status=IntakeItem.Status.WAITING, choice="", target=None, decision_reason=""
+    )
+
+
 def intake_may_decide(*, item: IntakeItem, actor) -> bool:
     """Curators decide every waiting upload; whoever uploaded through the web decides their
     own at the prompt, unless the collection holds copies at its gate (then it is the
@@ -329,6 +369,8 @@ def intake_decide(
     if not reason:
         raise ArchiveError("Say why (a reason is recorded with the decision).", code="invalid")
     target_id = None if choice == Choice.STORE else _target(item, target)
+    if target_id is not None:
+        _target_live(target_id)
     item = _claim(item_id=item.pk, choice=choice, target_id=target_id, reason=reason, actor=actor)
     crash_point("intake.claimed")
     if choice == Choice.STORE:
@@ -342,7 +384,11 @@ def intake_decide(
         )
         return IntakeDecision(item, asset, f"Stored as asset {asset.pk}.")
     if choice == Choice.ADD_RECORD:
-        asset = _record_added(item, item.target_id, actor)
+        try:
+            asset = _record_added(item, item.target_id, actor)
+        except ArchiveError:
+            _unclaim(item)
+            raise
         item = _finish(
             item=item,
             status=IntakeItem.Status.RECORD_ADDED,
@@ -353,14 +399,20 @@ def intake_decide(
         return IntakeDecision(
             item, asset, f"Added as another record of asset {asset.pk}; its bytes were not stored."
         )
-    asset = Asset.objects.filter(pk=item.target_id).first()
-    item = _finish(
-        item=item,
-        status=IntakeItem.Status.USED_EXISTING,
-        asset=asset,
-        verb="intake.used_existing",
-        actor=actor,
-    )
+    try:
+        with transaction.atomic():
+            asset = _target_live(item.target_id, lock=True)
+            item = _finish(
+                item=item,
+                status=IntakeItem.Status.USED_EXISTING,
+                asset=asset,
+                verb="intake.used_existing",
+                actor=actor,
+            )
+    except ArchiveError as exc:
+        if "purged" in exc.message:
+            _unclaim(item)
+        raise
     return IntakeDecision(
         item, asset, f"Nothing stored: the existing record of asset {item.target_id} is used."
     )
