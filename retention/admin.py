@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from archive.admin import ReadOnlyAdmin, thumbnail_html
 from archive.errors import ArchiveError
+from retention.admin_campaigns import DestructionCertificateInline
 from retention.fixity import fixity_asset_check, fixity_failing_assets
 from retention.guard import disposition_request_preview, purge_preview
 from retention.models import (
@@ -144,7 +145,7 @@ class QuarantineRecordAdmin(ServiceOnlyAdmin):
             previews=purge_preview(assets=assets),
             form=form,
             hidden=hidden,
-            button="File the request",
+            buttons=[("confirm", "File the request")],
             cancel_url=reverse("admin:retention_quarantinerecord_changelist"),
         )
 
@@ -202,7 +203,7 @@ class DispositionRequestAdmin(ServiceOnlyAdmin):
         "executed_at",
     ]
     list_filter = ["approved_at", "executed_at"]
-    inlines = [DispositionItemInline]
+    inlines = [DispositionItemInline, DestructionCertificateInline]
     actions = ["approve", "execute"]
 
     def has_approve_permission(self, request):
@@ -256,7 +257,7 @@ class DispositionRequestAdmin(ServiceOnlyAdmin):
             previews=previews,
             form=form,
             hidden=hidden,
-            button="Approve",
+            buttons=[("confirm", "Approve")],
             cancel_url=cancel_url,
         )
 
