@@ -1,6 +1,6 @@
 """URLs of the REST API, version 1, with its OpenAPI schema and interactive docs."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from archive.apis import assets, audit, holds, intake, records
@@ -23,9 +23,7 @@ urlpatterns = [
     path("holds/<int:pk>/release/", holds.HoldReleaseApi.as_view(), name="hold-release"),
     path("intake/", intake.IntakeListApi.as_view(), name="intake-list"),
     path("intake/<int:pk>/", intake.IntakeDetailApi.as_view(), name="intake-detail"),
-    path(
-        "intake/<int:pk>/decision/", intake.IntakeDecisionApi.as_view(), name="intake-decision"
-    ),
+    path("intake/<int:pk>/decision/", intake.IntakeDecisionApi.as_view(), name="intake-decision"),
     path("audit/events/", audit.AuditEventListApi.as_view(), name="audit-event-list"),
     path("audit/export/", audit.AuditExportApi.as_view(), name="audit-export"),
     path(
@@ -88,6 +86,7 @@ urlpatterns = [
     path("reports/duplication/", dedup.DuplicationReportApi.as_view(), name="report-duplication"),
     path("reports/storage/", retention.StorageReportApi.as_view(), name="report-storage"),
     *apis_releases.urlpatterns,
+    path("", include("retention.apis_campaigns")),  # campaigns, options, certificates
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # GET only: OPTIONS would render the metadata through the HTML template and fail.
     path(

@@ -276,6 +276,8 @@ KEEPSAKE_SCHEDULABLE_TASKS = frozenset(
         "retention.tasks.quarantine_reminders_task",
         "retention.tasks.moves_resume_task",
         "archive.checkpoints.checkpoint_seal_task",
+        "retention.tasks.campaign_snapshots_task",
+        "retention.tasks.certificates_missing_task",
     }
 )
 # Periodic jobs, created (and updated) by `manage.py setup_schedules`; every task is
@@ -310,6 +312,18 @@ KEEPSAKE_SCHEDULES = [
         "name": "seal the audit log",
         "func": "archive.checkpoints.checkpoint_seal_task",
         "minutes": int(os.environ.get("KEEPSAKE_AUDIT_SEAL_EVERY_MINUTES", "60")),
+    },
+    # Idempotent per day (the first snapshot of a day stays), so hourly runs are harmless
+    # and a day missed while the cluster was down is caught by the next run that day.
+    {
+        "name": "campaign snapshots",
+        "func": "retention.tasks.campaign_snapshots_task",
+        "minutes": 60,
+    },
+    {
+        "name": "certificates of destruction left out",
+        "func": "retention.tasks.certificates_missing_task",
+        "minutes": 24 * 60,
     },
 ]
 

@@ -6,6 +6,8 @@ _VIEW = [
     "retention.view_dispositionitem",
     "retention.view_retentionpolicy",
     "retention.view_fixitycheck",
+    "retention.view_campaign",
+    "retention.view_campaignsnapshot",
 ]
 
 
@@ -16,12 +18,19 @@ class RetentionConfig(AppConfig):
     # Merged into the roles by archive.roles / `setup_roles`. Requesting and approving a
     # disposition sit in different roles, so one person never holds both by role alone.
     keepsake_role_permissions = {
-        "Archivist": [*_VIEW, "retention.restore_asset", "retention.request_disposition"],
+        "Archivist": [
+            *_VIEW,
+            "retention.restore_asset",
+            "retention.request_disposition",
+            "retention.add_campaign",
+            "retention.change_campaign",
+        ],
         "Compliance": [
             *_VIEW,
             "retention.approve_disposition",
             "retention.execute_disposition",
             "retention.view_storage_dashboard",
+            "retention.view_destructioncertificate",
         ],
         "Operator": [
             *_VIEW,

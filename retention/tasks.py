@@ -54,3 +54,17 @@ def disposition_execute_task(request_id: int) -> str:
     if request is None:
         return "gone"
     return str(disposition_execute(request=request, actor=SYSTEM))
+
+
+def campaign_snapshots_task() -> str:
+    """Store today's figures of every campaign under way; a second run the same day is a no-op."""
+    from retention.campaigns import campaign_snapshots_take
+
+    return f"{campaign_snapshots_take()} campaigns"
+
+
+def certificates_missing_task() -> str:
+    """Issue certificates of destruction a crash or an error left out."""
+    from retention.certificates import certificates_issue_missing
+
+    return f"{certificates_issue_missing(actor=SYSTEM)} issued"

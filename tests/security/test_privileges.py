@@ -68,6 +68,8 @@ ADMIN_MODELS = {
     "retention.retentionpolicy": {"view": {ARC, COM, OPS}, "add": {OPS}},
     "retention.pendingmove": {"view": {OPS}, "add": set()},
     "retention.fixitycheck": {"view": {ARC, COM, OPS}, "add": set()},
+    "retention.campaign": {"view": {ARC, COM, OPS}, "add": {ARC}},
+    "retention.destructioncertificate": {"view": {COM}, "add": set()},
     "django_q.schedule": {"view": {OPS}, "add": set()},
     "django_q.success": {"view": {OPS}, "add": set()},
     "django_q.failure": {"view": {OPS}, "add": set()},
@@ -99,6 +101,10 @@ ADMIN_PAGES = {
     "dedup_datasetrelease_publish": ({ARC}, 200, 403),
     "dedup_datasetrelease_notice": ({ARC, COM}, 200, 403),
     "retention_dashboard": ({COM, OPS}, 200, 403),
+    "retention_campaign_progress": ({ARC, COM, OPS}, 200, 403),
+    "retention_campaign_options": ({COM, OPS}, 200, 403),
+    "retention_options_report": ({COM, OPS}, 200, 403),
+    "retention_destructioncertificate_download": ({COM}, 200, 403),
 }
 ANON_ADMIN = {"login": 200}
 # Which app index pages each role sees (those where it holds some permission).
@@ -159,6 +165,29 @@ def _extras(world, members) -> None:
     DatasetRelease.objects.create(
         dataset="d", version=1, released_at=now, actor_name="system", output="/nowhere"
     )
+    _campaign_and_certificate(world)
+
+
+def _campaign_and_certificate(world) -> None:
+    from retention.campaigns import campaign_save
+    from retention.models import Campaign, DestructionCertificate, DispositionRequest
+
+    owner = _any_user()
+    today = timezone.localdate()
+    campaign = Campaign(name="privileges", owner=owner, starts_on=today, deadline=today)
+    campaign_save(campaign=campaign, collections=[world.entry.collection], actor=SYSTEM)
+    request = DispositionRequest.objects.order_by(
+        "pk"
+    ).first() or DispositionRequest.objects.create(reason="privileges")
+    # A row only: the page under test serves the stored texts, whatever they say.
+    DestructionCertificate.objects.create(
+        request=request,
+        asset_count=1,
+        json_text="{}",
+        html_text="<p></p>",
+        json_sha256="0" * 64,
+        html_sha256="0" * 64,
+    )
 
 
 def _any_user():
@@ -216,6 +245,9 @@ def admin_requests(world: World) -> list[tuple[str, str, dict]]:
             "dedup_datasetrelease_notice": "dedup.datasetrelease",
             "archive_intakeitem_decide": "archive.intakeitem",
             "archive_intakeitem_image": "archive.intakeitem",
+            "retention_campaign_progress": "retention.campaign",
+            "retention_campaign_options": "retention.campaign",
+            "retention_destructioncertificate_download": "retention.destructioncertificate",
         }.get(name, "")
         url = _fill(routes[name], world, label) + special.get(name, "")
         expected = {role: ok if role in roles else refused for role in ROLES}
@@ -293,6 +325,11 @@ API = {
     "disposition-execute": {"POST": {COM}},
     "report-duplication": {"GET": VIEW_RECORDS},
     "report-storage": {"GET": {COM, OPS}},
+    "campaign-list": {"GET": {ARC, COM, OPS}, "POST": {ARC}},
+    "campaign-progress": {"GET": {ARC, COM, OPS}},
+    "campaign-options": {"GET": {COM, OPS}},
+    "collection-options": {"GET": {COM, OPS}},
+    "certificate-detail": {"GET": {COM}},
     "schema": {"GET": ALL},
     "docs": {"GET": ALL},
 }
