@@ -150,7 +150,7 @@ class DestructionCertificateAdmin(ReadOnlyAdmin):
         "asset_count",
         "json_sha256",
         "html_sha256",
-        "check",
+        "audit_check",
         "downloads",
     ]
     readonly_fields = fields
@@ -160,7 +160,7 @@ class DestructionCertificateAdmin(ReadOnlyAdmin):
         return _download_links(obj)
 
     @admin.display(description="checked against the audit trail")
-    def check(self, obj):
+    def audit_check(self, obj):
         result = certificate_check(certificate=obj)
         checkpoint = (
             f"signed checkpoint #{result['checkpoint']}"
