@@ -35,6 +35,7 @@ import io
 import json
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -794,7 +795,7 @@ def bundle_verify(path, *, public_keys: list[bytes], tsa_certs: list | None = No
 
 def _manifest_read(archive: zipfile.ZipFile) -> dict:
     names = [info.filename for info in archive.infolist()]
-    if twice := sorted({name for name in names if names.count(name) > 1}):
+    if twice := sorted(name for name, n in Counter(names).items() if n > 1):
         # Zip tools show one copy, the verifier would read another: refuse both.
         raise VerifyError(f"the zip holds the member {twice[0]!r} twice")
     if "manifest.json" not in names:

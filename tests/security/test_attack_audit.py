@@ -97,6 +97,26 @@ def test_duplicate_member_names_are_refused(genuine):
     assert "twice" in report.problems[0]
 
 
+def test_a_zip_of_very_many_members_is_refused_quickly(genuine):
+    """Tens of thousands of tiny members (some duplicated) must not make the member checks
+    quadratic."""
+    import time
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, content in members(genuine).items():
+            archive.writestr(name, content)
+        for i in range(40_000):
+            archive.writestr(f"m/{i}", b"")
+    started = time.monotonic()
+
+    report = verify(out.getvalue())
+
+    assert not report.ok
+    assert "not listed in the manifest" in report.problems[0]
+    assert time.monotonic() - started < 5
+
+
 def test_members_the_manifest_does_not_list_are_refused(genuine):
     """An unverified extra file (a 'corrected' events list, a zip-slip path) must not sit
     inside a bundle that 'verifies'."""
