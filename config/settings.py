@@ -236,10 +236,12 @@ KEEPSAKE_DECODE_BUDGET_BYTES = int(os.environ.get("KEEPSAKE_DECODE_BUDGET_MB", "
 # Days a quarantined asset can be restored before it may be purged (with approval).
 KEEPSAKE_RESTORE_WINDOW_DAYS = int(os.environ.get("KEEPSAKE_RESTORE_WINDOW_DAYS", "30"))
 
-# How the suggested canonical copy of a duplicate group is chosen: the first rule that
-# separates the copies decides (pixels, lossless, original, metadata, earliest).
+# How the suggested canonical copy of a duplicate group is chosen: a copy in a reference
+# collection, then one holding published bytes, then the first of these rules that
+# separates the copies decides (pixels, quality, size, lossless, original, metadata,
+# earliest).
 KEEPSAKE_CANONICAL_RULES = env_list(
-    "KEEPSAKE_CANONICAL_RULES", "pixels,lossless,original,metadata,earliest"
+    "KEEPSAKE_CANONICAL_RULES", "pixels,quality,size,lossless,original,metadata,earliest"
 )
 
 # Hamming distance (of 64 pHash bits) within which two images are flagged as candidates.

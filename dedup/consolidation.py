@@ -33,6 +33,7 @@ from archive.licensing import licence_conflict_unresolved
 from archive.lifecycle import Transition, asset_transition, assets_lock, guard_check
 from archive.models import Asset, CatalogueEntry
 from dedup.models import Consolidation, DuplicateCandidate
+from dedup.selectors import reference_collections
 from retention.models import QuarantineRecord
 from retention.services import moves_finish, quarantine_begin, restore_in_place
 
@@ -80,10 +81,23 @@ def _group_lock(canonical_id: int, replaced_ids: list[int]) -> tuple[Asset, list
     return group[0], group[1:]
 
 
+def _reference_refuse(replaced: list[Asset]) -> None:
+    # Reference collections (dupeGuru's reference folders): their copies always win.
+    reference = reference_collections(asset_ids=[a.pk for a in replaced])
+    if reference:
+        named = "; ".join(f"asset {pk} ({name})" for pk, name in sorted(reference.items()))
+        raise ArchiveError(
+            f"Assets of a reference collection are always the canonical copy and are never "
+            f"replaced: {named}. Keep that copy instead, or decide the pair as not a duplicate.",
+            code="reference_collection",
+        )
+
+
 def _guard(canonical: Asset, replaced: list[Asset], actor) -> None:
     # The replaced assets are guarded by their replace transition; the canonical gains
     # their records and metadata, which a hold on it freezes as well.
     guard_check(asset=canonical, action="consolidate", actor=actor)
+    _reference_refuse(replaced)
     if licence_conflict_unresolved(assets=[canonical, *replaced]):
         raise ArchiveError(
             "The records of these files carry different licence terms; someone with the "

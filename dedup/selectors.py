@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 
-from archive.models import Asset, CatalogueEntry
+from archive.models import Asset, AssetSource, CatalogueEntry
 from archive.selectors import assets_frozen_among, frozen_asset_ids
 from dedup.imaging import HASH_VERSION
 from dedup.models import DuplicateCandidate
@@ -19,6 +19,31 @@ def assets_lacking_fingerprint(*, retry_errors: bool = False):
     if retry_errors:
         stale |= ~Q(fingerprint__error="")
     return Asset.objects.holding_bytes().filter(stale).order_by("pk")
+
+
+def reference_collections(*, asset_ids: Iterable[int]) -> dict[int, str]:
+    """Asset id -> name of a reference collection it belongs to (first ingested there, or
+    delivered there by a source), for the assets among asset_ids that belong to one."""
+    ids = list(asset_ids)
+    found = dict(
+        Asset.objects.filter(pk__in=ids, collection__reference=True).values_list(
+            "pk", "collection__name"
+        )
+    )
+    sources = AssetSource.objects.filter(asset__in=ids, collection__reference=True)
+    for asset_id, name in sources.order_by("pk").values_list("asset", "collection__name"):
+        found.setdefault(asset_id, name)
+    return found
+
+
+def published_bytes_ids(*, asset_ids: Iterable[int]) -> set[int]:
+    """The assets among asset_ids whose exact bytes some catalogue entry published."""
+    published = CatalogueEntry.objects.exclude(published_sha256="").values("published_sha256")
+    return set(
+        Asset.objects.filter(pk__in=list(asset_ids), sha256__in=published).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 KIND_ORDER = ["exact", "pixel", "derivative", "similar"]
