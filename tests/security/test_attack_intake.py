@@ -397,3 +397,43 @@ def _fresh_item(item):
 def api_world(db, collection):
     original, item, _ = _held(_gate(collection))
     return [token_client(role_member("Archivist", "fuzz")), item.pk]
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated-jpeg", "pixel-flood-png", "truncated-png", "jpeg-header-garbage"],
+)
+def test_a_broken_or_bomb_staged_file_gets_a_clear_answer_from_the_thumbnail(
+    client, collection, damage
+):
+    original, item, copy = _held(_gate(collection))
+    client.force_login(role_member("Archivist", "cur"))
+    content = {
+        "truncated-jpeg": copy[: len(copy) // 3],
+        "pixel-flood-png": _png_header_only(60000, 60000),
+        "truncated-png": image_bytes(make_scene(3), fmt="PNG")[:900],
+        "jpeg-header-garbage": copy[:200] + bytes(range(256)) * 8,
+    }[damage]
+    storage = storages[item.staged_alias]
+    storage.delete(item.staged_key)
+    storage.save(item.staged_key, io.BytesIO(content))
+
+    response = client.get(f"/admin/archive/intakeitem/{item.pk}/image.jpg")
+
+    assert response.status_code in (200, 404, 422), response.status_code
+    if response.status_code == 200:
+        assert response["Content-Type"] == "image/jpeg"
