@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from archive.errors import ArchiveError
 from archive.models import Collection
 from config.api import Api, ErrorSerializer
 from retention.campaigns import campaign_progress, campaign_save
@@ -76,7 +75,10 @@ class CampaignListApi(Api):
         collections = list(Collection.objects.filter(name__in=names))
         missing = sorted(set(names) - {c.name for c in collections})
         if missing:
-            raise ArchiveError(f"No collection called {', '.join(missing)}.", code="invalid")
+            # Input naming what does not exist: a field error (400), like any bad field.
+            raise serializers.ValidationError(
+                {"collections": [f"No collection called {', '.join(missing)}."]}
+            )
         campaign = Campaign(owner=request.user, **values)
         campaign_save(campaign=campaign, collections=collections, actor=request.user)
         return Response(_campaign_data(campaign), status=status.HTTP_201_CREATED)

@@ -25,8 +25,10 @@ def test_setup_schedules_creates_the_retention_jobs():
         "retention.tasks.fixity_batch_task",
         "retention.tasks.quarantine_reminders_task",
         "retention.tasks.moves_resume_task",
+        "retention.tasks.campaign_snapshots_task",
+        "retention.tasks.certificates_missing_task",
     } <= funcs
-    assert Schedule.objects.filter(func__startswith="retention.").count() == 4
+    assert Schedule.objects.filter(func__startswith="retention.").count() == 6
 
 
 def test_the_move_task_is_idempotent(asset, django_capture_on_commit_callbacks):
