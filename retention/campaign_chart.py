@@ -83,12 +83,14 @@ def burndown_svg(progress: dict) -> str:
 
 def _axes(start, end, top, x, y, deadline) -> list[str]:
     base = HEIGHT - BOTTOM
+    # A deadline label near the right edge is right-aligned so it is never cut off.
+    anchor = "end" if x(deadline) > WIDTH - RIGHT - 60 else "middle"
     labels = [
         f'<text x="{LEFT - 6}" y="{y(top) + 4}" text-anchor="end">{top:,}</text>',
         f'<text x="{LEFT - 6}" y="{y(0) + 4}" text-anchor="end">0</text>',
         f'<text x="{x(start)}" y="{base + 16}" text-anchor="start">{start:%Y-%m-%d}</text>',
         f'<text x="{x(end)}" y="{base + 16}" text-anchor="end">{end:%Y-%m-%d}</text>',
-        f'<text x="{x(deadline)}" y="{base + 30}" text-anchor="middle" fill="#c0392b">'
+        f'<text x="{x(deadline)}" y="{base + 30}" text-anchor="{anchor}" fill="#c0392b">'
         f"deadline {deadline:%Y-%m-%d}</text>",
         f'<text x="14" y="{TOP + 10}" transform="rotate(-90 14 {TOP + 10})" '
         'text-anchor="end">pairs remaining</text>',
