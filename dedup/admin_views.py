@@ -13,52 +13,23 @@ from archive.licensing import licence_terms_compare
 from archive.models import Asset
 from archive.selectors import asset_active_holds
 from dedup.models import DuplicateCandidate
-from dedup.review import OPEN, Decision, candidate_decide, canonical_suggest, group_confirm
+from dedup.review import (
+    OPEN,
+    Decision,
+    candidate_decide,
+    canonical_suggest,
+    evidence_qualities,
+    group_confirm,
+)
+from dedup.screens import evidence_groups, pair_summary, pair_warnings, sides_build
 from dedup.selectors import review_groups, review_next
-
-EVIDENCE_ROWS = [
-    ("width", "width"),
-    ("height", "height"),
-    ("pixels", "pixels"),
-    ("format", "format"),
-    ("lossless", "lossless"),
-    ("size", "file size"),
-]
 
 
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[(d, d) for d in Decision.ALL])
     canonical = forms.IntegerField(required=False)
     reason = forms.CharField(required=False, max_length=500)
-
-
-def _side(asset: Asset, label: str) -> dict:
-    entries = list(asset.entries.select_related("collection").prefetch_related("licences"))
-    return {
-        "label": label,
-        "asset": asset,
-        "entries": entries,
-        "holds": asset_active_holds(asset=asset),
-        "sources": list(asset.sources.select_related("collection")),
-        "web": reverse("archive:asset-rendition", args=[asset.pk, "web"]),
-        "file": reverse("archive:asset-file", args=[asset.pk]),
-        "admin": reverse("admin:archive_asset_change", args=[asset.pk]),
-    }
-
-
-def _evidence_rows(evidence: dict) -> list[tuple[str, object, object]]:
-    a, b = evidence.get("a", {}), evidence.get("b", {})
-    rows = [(label, a.get(key), b.get(key)) for key, label in EVIDENCE_ROWS if key in a]
-    skip = {"a", "b", "reason", "distances", "larger"}
-    for key, value in sorted(evidence.items()):
-        if key not in skip and not isinstance(value, dict):
-            rows.append((key.replace("_", " "), value, ""))
-        elif key not in skip:
-            for sub, sub_value in sorted(value.items()):
-                if isinstance(sub_value, dict):
-                    continue
-                rows.append((f"{key.replace('_', ' ')}: {sub.replace('_', ' ')}", sub_value, ""))
-    return rows
+    override = forms.BooleanField(required=False)
 
 
 def _decide(model_admin, request, candidate, form):
@@ -73,6 +44,7 @@ def _decide(model_admin, request, candidate, form):
             actor=request.user,
             canonical=canonical,
             reason=data["reason"],
+            override=data["override"],
         )
     except ArchiveError as exc:
         model_admin.message_user(request, exc.message, messages.ERROR)
@@ -104,21 +76,48 @@ def compare_view(model_admin, request, object_id):
         form = DecisionForm(request.POST)
         if form.is_valid():
             return _decide(model_admin, request, candidate, form)
-    suggestion = canonical_suggest(assets=[candidate.asset_a, candidate.asset_b])
+    similar = candidate.kind == DuplicateCandidate.Kind.SIMILAR
+    # A look-alike gets no suggested canonical: nothing should make confirming it easy.
+    suggestion = (
+        None
+        if similar
+        else canonical_suggest(
+            assets=[candidate.asset_a, candidate.asset_b],
+            qualities=evidence_qualities(candidates=[candidate]),
+        )
+    )
     licences = licence_terms_compare(assets=[candidate.asset_a, candidate.asset_b])
     following = review_next(after_id=candidate.pk)
+    licence_url = (
+        reverse("admin:archive_asset_licences")
+        + f"?ids={candidate.asset_a_id},{candidate.asset_b_id}"
+    )
+    sides = sides_build(
+        [candidate.asset_a, candidate.asset_b], lambda a: asset_active_holds(asset=a)
+    )
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
         "title": f"Compare pair {candidate.asset_a_id} ~ {candidate.asset_b_id}",
         "candidate": candidate,
-        "sides": [_side(candidate.asset_a, "a"), _side(candidate.asset_b, "b")],
+        "similar": similar,
+        "summary": pair_summary(
+            kind=candidate.kind,
+            evidence=candidate.evidence,
+            asset_a=candidate.asset_a,
+            asset_b=candidate.asset_b,
+        ),
+        "sides": sides,
+        "warnings": pair_warnings(sides=sides, licences=licences, licence_url=licence_url),
         "suggestion": suggestion,
-        "evidence_rows": _evidence_rows(candidate.evidence),
+        "evidence_groups": evidence_groups(candidate.evidence),
         "licences": licences,
         "licence_rows": licences.rows(),
-        "licence_url": reverse("admin:archive_asset_licences")
-        + f"?ids={candidate.asset_a_id},{candidate.asset_b_id}",
+        "licence_url": licence_url,
+        "hold_url": reverse("admin:archive_legalhold_add")
+        + f"?assets={candidate.asset_a_id},{candidate.asset_b_id}"
+        if request.user.has_perm("archive.place_legal_hold")
+        else "",
         "is_open": candidate.status in OPEN,
         "may_decide": may_decide,
         "next_url": reverse("admin:dedup_duplicatecandidate_compare", args=[following.pk])

@@ -55,7 +55,15 @@
       return;
     }
     const actions = {
-      c: function () { submit("confirm"); },
+      // A look-alike is never confirmed by a key-press: only the override form does it.
+      c: function () {
+        if (root.dataset.kind === "similar") {
+          const override = document.getElementById("keepsake-override");
+          if (override) override.open = true;
+          return;
+        }
+        submit("confirm");
+      },
       n: function () { submit("not_duplicate"); },
       d: function () { submit("defer"); },
       j: function () { if (root.dataset.next) window.location = root.dataset.next; },

@@ -81,7 +81,46 @@ def test_compare_screen_shows_both_sides_evidence_and_records(archivist, collect
         assert reverse("archive:asset-rendition", args=[asset.pk, "web"]) in page
     assert "suggested canonical: highest pixel count" in page
     assert f'value="{big.pk}" checked' in page
-    assert "Evidence" in page and "0.jpg" in page and "keepsake/compare.js" in page
+    assert "Full evidence" in page and "0.jpg" in page and "keepsake/compare.js" in page
+    # The plain summary leads; the evidence tables are grouped and hold no rows of None.
+    assert "b is the same photograph, " in page and "25 % of the pixels" in page
+    assert "<h3>Files</h3>" in page and ">None<" not in page
+
+
+def test_a_look_alike_shows_no_suggestion_and_no_confirm_shortcut(archivist, collection):
+    ((big, small),) = make_pairs(collection, 1)
+    candidate = DuplicateCandidate.objects.get()
+    DuplicateCandidate.objects.filter(pk=candidate.pk).update(kind="similar")
+    url = reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk])
+
+    page = archivist.get(url).content.decode()
+    pressed = archivist.post(url, {"decision": "confirm", "canonical": big.pk})
+
+    assert "suggested canonical:" not in page and 'value="confirm" class="default"' not in page
+    assert "Override and confirm" in page and "quarantines b: #" in page
+    assert pressed.status_code == 302
+    candidate.refresh_from_db()
+    assert candidate.status == DuplicateCandidate.Status.PENDING
+
+
+def test_warnings_sit_before_the_evidence(archivist, collection):
+    from archive.holds import legal_hold_place
+    from archive.models import Collection
+
+    ((big, small),) = make_pairs(collection, 1)
+    Collection.objects.filter(pk=collection.pk).update(reference=True)
+    placer = get_user_model().objects.create_superuser("placer")
+    legal_hold_place(matter_reference="M-17", reason="court order", assets=[big], actor=placer)
+    candidate = DuplicateCandidate.objects.get()
+
+    page = archivist.get(
+        reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk])
+    ).content.decode()
+
+    warnings = page.index('id="keepsake-warnings"')
+    assert warnings < page.index('id="keepsake-evidence"')
+    assert "under legal hold (M-17)" in page
+    assert f"Collection {collection.name} is a reference collection" in page
 
 
 def test_confirming_on_the_compare_screen_consolidates_and_moves_on(archivist, collection):
