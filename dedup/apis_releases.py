@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from archive.errors import ArchiveError
 from archive.models import Collection
 from config.api import Api, ErrorSerializer, ListApi, error_body, object_list
 from dedup.models import DatasetRelease
@@ -75,6 +74,14 @@ class ReleaseListApi(ListApi):
         )
         format = serializers.ChoiceField(choices=DatasetRelease.Format.choices, default="ocfl")
 
+        def validate_collections(self, names: list[str]) -> list[Collection]:
+            names = list(dict.fromkeys(names))
+            found = {c.name: c for c in Collection.objects.filter(name__in=names)}
+            missing = [name for name in names if name not in found]
+            if missing:
+                raise serializers.ValidationError(f"No collection called {', '.join(missing)}.")
+            return [found[name] for name in names]
+
     @extend_schema(responses=ReleaseOutput(many=True))
     def get(self, request):
         queryset = DatasetRelease.objects.order_by("dataset", "-version")
@@ -90,14 +97,9 @@ class ReleaseListApi(ListApi):
     def post(self, request):
         data = self.ReleaseInput(data=request.data)
         data.is_valid(raise_exception=True)
-        names = list(dict.fromkeys(data.validated_data["collections"]))
-        collections = list(Collection.objects.filter(name__in=names))
-        missing = sorted(set(names) - {c.name for c in collections})
-        if missing:
-            raise ArchiveError(f"No collection called {', '.join(missing)}.", code="invalid")
         try:
             release = dataset_release(
-                collections=collections,
+                collections=data.validated_data["collections"],
                 actor=request.user,
                 dataset=data.validated_data["dataset"],
                 release_format=data.validated_data["format"],

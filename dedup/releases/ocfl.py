@@ -100,39 +100,55 @@ def _root_check(root: Path, releases: list) -> None:
             raise ArchiveError(f"{root} holds versions newer than the releases recorded.")
 
 
-def _version_write(root: Path, releases: list) -> bytes:
+def _version_present(root: Path, release) -> bool:
+    """Whether release's version is on disk, checked against its recorded manifest."""
+    written = root / f"v{release.version}" / "inventory.json"
+    if not written.exists():
+        return False
+    if file_sha256(written) != release.manifest_sha256:
+        raise ArchiveError(
+            f"{written.parent} differs from the recorded release v{release.version}; "
+            "refusing to overwrite a published version."
+        )
+    return True
+
+
+def _version_write(root: Path, releases: list) -> None:
     inventory, stored = inventory_build(releases)
     data = json_bytes(inventory)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != releases[-1].manifest_sha256:
+        raise ArchiveError(
+            f"Version v{releases[-1].version} would not be the one recorded (manifest "
+            f"{digest[:12]}, recorded {releases[-1].manifest_sha256[:12]}); nothing written."
+        )
     version = root / f"v{releases[-1].version}"
-    written = version / "inventory.json"
-    if written.exists():
-        if file_sha256(written) != hashlib.sha256(data).hexdigest():
-            raise ArchiveError(
-                f"{version} differs from the recorded release v{releases[-1].version}; "
-                "refusing to overwrite a published version."
-            )
-        return data
     prefix = f"v{releases[-1].version}/content/"
     for content_path, part in stored.items():
         if content_path.startswith(prefix):
             part_write(part, root / content_path)
-    _atomic_write(written, data)
-    digest = hashlib.sha256(data).hexdigest()
+    _atomic_write(version / "inventory.json", data)
     _atomic_write(version / "inventory.json.sha256", f"{digest} inventory.json\n".encode())
-    return data
 
 
 def ocfl_write(*, root: Path, releases: list) -> None:
-    """Write (or complete) the object at root up to the last of releases (v1 … vN)."""
+    """Write (or complete) the object at root up to the last of releases (v1 … vN).
+
+    Versions already on disk are checked against their recorded manifests, not built
+    again, so publishing version N costs one inventory, not N.
+    """
     _root_check(root, releases)
     root.mkdir(parents=True, exist_ok=True)
     if not (root / NAMASTE).exists():
         _atomic_write(root / NAMASTE, b"ocfl_object_1.1\n")
-    data = b""
-    for k in range(1, len(releases) + 1):
-        data = _version_write(root, releases[:k])
-    digest = hashlib.sha256(data).hexdigest()
+    for k, release in enumerate(releases, start=1):
+        if not _version_present(root, release):
+            _version_write(root, releases[:k])
+    head = releases[-1]
+    data = (root / f"v{head.version}" / "inventory.json").read_bytes()
     # A crash between these two leaves a sidecar that does not match; writing the same
     # release again (`release_dataset --finish`) repairs it.
     _atomic_write(root / "inventory.json", data)
-    _atomic_write(root / "inventory.json.sha256", f"{digest} inventory.json\n".encode())
+    _atomic_write(
+        root / "inventory.json.sha256", f"{head.manifest_sha256} inventory.json\n".encode()
+    )
