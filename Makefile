@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test soak torture fuzz lint format check bench install schema
+.PHONY: demo test soak torture fuzz lint format check bench install schema rehearsal
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-validators.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ FUZZ_EXAMPLES ?= 1000
 fuzz: $(VENV)/.installed  ## hostile files at length: random mutations and malformed kinds through probe, ingest, upload
 	KEEPSAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KEEPSAKE_FUZZ_RANDOM=1 $(PY) -m pytest -q -s \
 	  -p no:cacheprovider tests/fuzz
+
+REHEARSAL_ARGS ?= --assets 100000
+rehearsal: $(VENV)/.installed  ## the whole system on loopback (PostgreSQL, Redis, S3) at scale; REHEARSAL_ARGS="--assets 10000000"
+	$(PY) bench/rehearsal.py $(REHEARSAL_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
