@@ -8,16 +8,21 @@ made (longest edge at most --edge pixels, camera-like EXIF), then labelled files
 
 - duplicates of each kind: a renamed copy, metadata stripped or rewritten, PNG/WebP
   conversions, recompressions, downscales, rotated pixels vs an EXIF orientation tag,
-  crops of 2-10 %, a text watermark, greyscale; plus pairs the packages ship themselves;
+  crops of 2-10 %, a text watermark, greyscale, pixels turned or mirrored with no tag,
+  crops of 20-40 % of the area, centred renderings at another aspect ratio, heavy edits
+  (sepia, strong noise, a mount, a mount with a drop shadow), two scans of one print;
+  plus pairs the packages ship themselves;
 - look-alikes: burst sequences (panned or zoomed crops, EXIF times 0.1-1 s apart, one body
-  serial), exposure brackets (+-1 and +-2 EV, same second), and natural pairs (MATE colour
-  and light/dark variants of one design, scikit-image's stereo pair);
+  serial), exposure brackets (+-1 and +-2 EV, same second), a fixed camera (people
+  composited at random places on the still photo, fresh sensor noise per frame, no EXIF),
+  and natural pairs (MATE colour and light/dark variants of one design, the stereo pair);
 - unrelated pairs: every pair of files from different photos.
 
 Keepsake's pipeline is run as the app runs it, outside the database: fingerprints from
-dedup.imaging.fingerprint_image, candidates by the rule the index serves (same SHA-256,
-or pHash distance <= KEEPSAKE_NEAR_DISTANCE between searchable fingerprints), then
-dedup.judge.files_judge on both files. Plain pHash is imagehash.phash on the file as
+dedup.imaging.fingerprint_image, candidates by the app's one candidate rule (same SHA-256,
+or the report's join dedup.report.near_pairs: pHash within KEEPSAKE_VERIFY_DISTANCE or
+within VARIANT_DISTANCE of a variant hash), dedup.judge.files_judge on both files, then
+candidate_keep. Plain pHash is imagehash.phash on the file as
 opened, flagged at distance <= 10. A markdown table goes to standard output.
 
 Run: python bench/bench_accuracy.py [--edge 1024] [--workers 2] [--no-install] [--keep DIR]
