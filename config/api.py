@@ -3,12 +3,17 @@
 import re
 from types import SimpleNamespace
 
+from django import forms
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
+from django_filters import fields as filter_fields
+from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
@@ -17,10 +22,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from archive.errors import ArchiveError
+from config.api_contract import request_check
 
 # Domain error codes with a status of their own; every other refusal is a 409 conflict.
+# A service's "invalid" is a 409 too: the request reaching it already matched the schema
+# (config.api_contract answers 400 for what does not), so a rule the schema cannot express
+# refused it, such as a canonical copy that is not one of the pair.
 ERROR_STATUS = {
-    "invalid": status.HTTP_400_BAD_REQUEST,
     "permission_denied": status.HTTP_403_FORBIDDEN,
     "invalid_image": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "not_found": status.HTTP_404_NOT_FOUND,
@@ -71,6 +79,21 @@ def _unreadable_bytes_response(exc: OSError) -> Response | None:
     )
 
 
+def _only_unknown_references(exc: exceptions.ValidationError) -> bool:
+    def codes(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                yield from codes(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from codes(value)
+        else:
+            yield node
+
+    found = set(codes(exc.get_codes()))
+    return found == {"does_not_exist"}
+
+
 def api_exception_handler(exc, context):
     """Translate domain, validation and DRF errors into the common error body."""
     if isinstance(exc, RecursionError) and _raised_by_parser(exc):
@@ -112,7 +135,12 @@ def api_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError) and _only_unknown_references(exc):
+        # Well-formed ids that name no object (now): the schema cannot say which ids exist.
+        message = "The request names an object that does not exist; see details."
+        response.data = error_body(code="unknown_reference", message=message, details=response.data)
+        response.status_code = status.HTTP_409_CONFLICT
+    elif isinstance(exc, exceptions.ValidationError):
         message = "The request is not valid; see details."
         response.data = error_body(code="invalid", message=message, details=response.data)
     else:
@@ -126,6 +154,13 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {"page": {"minimum": 1}, "page_size": {"minimum": 1, "maximum": 500}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 class RolePermission(BasePermission):
@@ -181,12 +216,70 @@ ERROR_DESCRIPTIONS = {
     "401": "No valid token or session.",
     "403": "The user's roles do not grant this.",
     "404": "No such object, or no such page.",
-    "409": "A business rule refused it (a legal hold, already decided, a licence conflict…).",
+    "409": "A business rule refused it (a legal hold, already decided, a licence conflict…), "
+    "or it names an object that does not exist (`unknown_reference`).",
 }
 
 
+# Django refuses NUL characters in text, and DRF trims text before its blank check.
+TEXT = r"^[^\x00]*$"
+NON_BLANK_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
 class Schema(AutoSchema):
-    """The generated schema, with the common error body on every operation's error codes."""
+    """The generated schema, with the common error body on every operation's error codes.
+
+    Request bodies are documented as JSON (uploads as multipart): the API is specified, and
+    checked (`config.api_contract`), for the one encoding clients are generated for.
+    """
+
+    def _get_serializer_field_meta(self, field, direction):
+        # What DRF refuses in a request, said in the schema: text with a NUL character,
+        # blank text (after trimming) where blank is not allowed, an empty list where a list
+        # must name something.
+        meta = super()._get_serializer_field_meta(field, direction)
+        if field.read_only:
+            return meta
+        if isinstance(field, serializers.CharField) and not isinstance(
+            field, serializers.ChoiceField
+        ):
+            meta["pattern"] = TEXT if field.allow_blank else NON_BLANK_TEXT
+        if isinstance(field, serializers.ListField | serializers.ManyRelatedField):
+            if not field.allow_empty:
+                meta["minItems"] = 1
+        return meta
+
+    def map_parsers(self):
+        media = super().map_parsers()
+        return ["application/json"] if "application/json" in media else media
+
+    def get_summary(self):
+        summary = super().get_summary()
+        if summary:
+            return summary
+        handler = getattr(self.view, self.method.lower(), None)
+        text = (handler.__doc__ if handler else None) or ""
+        if (
+            not text
+            and len([m for m in ("get", "post", "patch", "put", "delete") if hasattr(self.view, m)])
+            == 1
+        ):
+            text = type(self.view).__doc__ or ""
+        sentence = re.split(r"(?<=[.;:])\s", " ".join(text.split()), maxsplit=1)[0]
+        if sentence:
+            return sentence.rstrip(".;:")[:120]
+        words = self.get_operation_id().split("_")
+        verbs = {
+            "list": "List",
+            "create": "Create",
+            "retrieve": "Show",
+            "partial": "Change",
+            "update": "Replace",
+            "destroy": "Delete",
+        }
+        verb = next((verbs[w] for w in reversed(words) if w in verbs), words[-1].title())
+        noun = " ".join(w for w in words if w not in verbs and w != "update")
+        return f"{verb} {noun}"
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -195,7 +288,11 @@ class Schema(AutoSchema):
         error = {
             "application/json": {"schema": self.resolve_serializer(ErrorSerializer, "response").ref}
         }
-        codes = ["400", "401", "403", "404"] + ([] if self.method == "GET" else ["409"])
+        codes = ["400", "401", "403", "404", "409"]
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+                schema["pattern"] = TEXT
         responses = operation["responses"]
         for code in codes:
             responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
@@ -206,12 +303,21 @@ class Schema(AutoSchema):
 
 
 class Api(APIView):
-    """The base of every endpoint: role permissions, the common errors, no format override."""
+    """The base of every endpoint: role permissions, the common errors, no format override.
+
+    After authentication and permissions, the query string and JSON body are checked
+    against the operation's schema (`config.api_contract`): what the schema calls invalid
+    answers 400 before the handler runs.
+    """
 
     schema = Schema()
     permission_classes = [RolePermission]
     content_negotiation_class = ContentNegotiation
     required_permissions: dict[str, list[str]] = {}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        request_check(request, self)
 
 
 class NotFoundApi(APIView):
@@ -229,6 +335,35 @@ class NotFoundApi(APIView):
         raise exceptions.NotFound("No such endpoint (or a malformed id in its path).")
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    """An object's id: an integer (the schema says so), not any number."""
+
+    field_class = forms.IntegerField
+
+
+class _AnyIdChoiceField(filter_fields.ModelChoiceField):
+    """An id filter that matches nothing for an id no object has, instead of refusing it."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except DjangoValidationError:
+            if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+                return int(value)
+            raise
+
+
+class FilterBackend(DjangoFilterBackend):
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        for name, filter_ in filterset.filters.items() if filterset else ():
+            if type(filter_) is filters.ModelChoiceFilter:
+                filter_.field_class = _AnyIdChoiceField
+                filterset.form.fields[name].__class__ = _AnyIdChoiceField
+        return filterset
+
+
 class ListApi(Api):
     """An endpoint that lists a queryset through its django-filter FilterSet, a page at a time.
 
@@ -236,7 +371,7 @@ class ListApi(Api):
     selector's queryset to `list_response`.
     """
 
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     pagination_class = Pagination
 
     def list_response(self, queryset, serializer_class, page_context=None) -> Response:
@@ -274,4 +409,101 @@ def schema_without_database_ranges(result, generator, request, public):
                 strip(value)
 
     strip(result)
+    # The one postprocessing hook of this module the settings name: links follow here.
+    return schema_links(result)
+
+
+def _component(schema: dict, node: dict) -> dict:
+    while isinstance(node, dict) and "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node or {}
+
+
+def _json_response(schema: dict, operation: dict) -> tuple[str, dict] | tuple[None, None]:
+    for code in sorted(operation.get("responses", {})):
+        if code.startswith("2"):
+            content = operation["responses"][code].get("content", {})
+            body = content.get("application/json", {}).get("schema")
+            return code, _component(schema, body) if body else {}
+    return None, None
+
+
+def _link(schema, source: dict, target_id: str, name: str, pointer: str, **extra) -> None:
+    code, body = _json_response(schema, source)
+    if code is None:
+        return
+    link = {"operationId": target_id, **extra}
+    if pointer:
+        link["parameters"] = {"path.id": f"$response.body#{pointer}"}
+    source["responses"][code].setdefault("links", {})[name] = link
+
+
+# Links beyond the generic ones (list -> one, create -> one, one -> its actions): the review
+# path an integrator follows, upload -> asset -> its pairs -> a pair -> decide -> undo.
+EXTRA_LINKS = [
+    ("assets_create", "candidates_list", "PairsOfTheAsset", {"query.asset": "/id"}),
+    ("assets_retrieve", "candidates_list", "PairsOfTheAsset", {"query.asset": "/id"}),
+    (
+        "candidates_retrieve",
+        "candidates_decision_create",
+        "ConfirmKeepingA",
+        {"path.id": "/id", "body": {"decision": "confirm", "canonical": "/asset_a"}},
+    ),
+    (
+        "candidates_decision_create",
+        "consolidations_retrieve",
+        "TheConsolidation",
+        {"path.id": "/consolidation"},
+    ),
+]
+
+
+def schema_links(result):
+    """OpenAPI links between operations, so a client (or a fuzzer) can follow real ids.
+
+    Generic: a list's first result and a create's answer lead to the object, the object
+    leads to each action under its path. Then the review path of EXTRA_LINKS.
+    """
+    by_path = {
+        (path, method): operation
+        for path, item in result["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    for (path, method), operation in by_path.items():
+        if "{" in path:
+            continue
+        detail = by_path.get((f"{path}{{id}}/", "get"))
+        if detail is None:
+            continue
+        target = detail["operationId"]
+        if method == "get":
+            _link(result, operation, target, "FirstResult", "/results/0/id")
+        elif method == "post":
+            _link(result, operation, target, "Created", "/id")
+    for (path, method), operation in by_path.items():
+        if method != "get" or not path.endswith("{id}/"):
+            continue
+        for (other, other_method), action in by_path.items():
+            if other != path and other.startswith(path) and "{" not in other[len(path) :]:
+                name = "".join(part.title() for part in re.split(r"[-/]", other[len(path) :]))
+                name = f"{name}{other_method.title()}"
+                _link(result, operation, action["operationId"], name, "/id")
+    ids = {operation["operationId"]: operation for operation in by_path.values()}
+    for source, target, name, wiring in EXTRA_LINKS:
+        if source not in ids or target not in ids:
+            continue
+        code, _ = _json_response(result, ids[source])
+        if code is None:
+            continue
+        link = {"operationId": target}
+        parameters = {k: f"$response.body#{v}" for k, v in wiring.items() if k != "body"}
+        if parameters:
+            link["parameters"] = parameters
+        if "body" in wiring:
+            link["requestBody"] = {
+                k: f"$response.body#{v}" if v.startswith("/") else v
+                for k, v in wiring["body"].items()
+            }
+        ids[source]["responses"][code].setdefault("links", {})[name] = link
     return result

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from archive.models import Asset
-from config.api import Api, ListApi, Pagination, object_list
+from config.api import Api, IdFilter, ListApi, Pagination, object_list
 from dedup.consolidation import consolidation_undo, consolidation_undo_deadline
 from dedup.models import Consolidation, DuplicateCandidate
 from dedup.report import report_build
@@ -49,7 +49,7 @@ class CandidateOutput(serializers.ModelSerializer):
 
 class CandidateFilter(filters.FilterSet):
     collection = filters.CharFilter(method="filter_collection")
-    asset = filters.NumberFilter(method="filter_asset", help_text="pairs with this asset")
+    asset = IdFilter(method="filter_asset", help_text="pairs with this asset")
 
     class Meta:
         model = DuplicateCandidate

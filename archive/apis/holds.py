@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from archive.holds import legal_hold_place, legal_hold_release
 from archive.models import Asset, CatalogueEntry, Collection, LegalHold
 from archive.selectors import holds_over
-from config.api import Api, ListApi, object_list
+from config.api import Api, IdFilter, ListApi, object_list
 
 
 class HoldOutput(serializers.ModelSerializer):
@@ -40,7 +40,7 @@ class HoldOutput(serializers.ModelSerializer):
 
 class HoldFilter(filters.FilterSet):
     active = filters.BooleanFilter(field_name="released_at", lookup_expr="isnull")
-    asset = filters.NumberFilter(
+    asset = IdFilter(
         method="filter_asset",
         help_text="holds whose scope reaches this asset (directly, through its entries, "
         "collections, twins or consolidations)",

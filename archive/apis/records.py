@@ -16,7 +16,7 @@ from archive.licensing import (
 )
 from archive.models import Asset, CatalogueEntry, Collection, Licence, LicenceSignOff
 from archive.services import record_save
-from config.api import Api, ListApi, object_list
+from config.api import Api, IdFilter, ListApi, object_list
 
 ENTRY_FIELDS = [
     "title",
@@ -141,7 +141,7 @@ class LicenceOutput(serializers.ModelSerializer):
 
 
 class LicenceFilter(filters.FilterSet):
-    asset = filters.NumberFilter(field_name="entry__asset")
+    asset = IdFilter(field_name="entry__asset")
 
     class Meta:
         model = Licence

@@ -50,7 +50,7 @@ class TestDecision:
         client = clients["Operator"]
 
         redirect = client.get(f"/api/v1/assets/{pair.asset_b_id}/")
-        itself = client.get(f"/api/v1/assets/{pair.asset_b_id}/?replaced=1")
+        itself = client.get(f"/api/v1/assets/{pair.asset_b_id}/?replaced=true")
         canonical = client.get(f"/api/v1/assets/{pair.asset_a_id}/")
 
         assert redirect.status_code == 302
@@ -72,22 +72,29 @@ class TestDecision:
         assert "archivist" in late.json()["error"]["message"]
 
     @pytest.mark.parametrize(
-        ("fields", "field"),
-        [({"decision": "maybe"}, "decision"), ({"decision": "confirm", "canonical": 10**9}, None)],
+        ("fields", "status", "code"),
+        [
+            # Outside the schema (not one of the decisions): 400.
+            ({"decision": "maybe"}, 400, "invalid"),
+            ({"decision": "confirm", "canonical": "7"}, 400, "invalid"),
+            # Well formed, but no such asset: the schema cannot say which ids exist.
+            ({"decision": "confirm", "canonical": 10**9}, 409, "unknown_reference"),
+        ],
     )
-    def test_bad_decisions_are_invalid(self, clients, pair, fields, field):
+    def test_bad_decisions_are_refused(self, clients, pair, fields, status, code):
         response = clients["Archivist"].post(
             f"/api/v1/candidates/{pair.pk}/decision/", fields, format="json"
         )
 
-        assert response.status_code == 400
-        assert response.json()["error"]["code"] == "invalid"
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == code
         assert DuplicateCandidate.objects.get(pk=pair.pk).status == "pending"
 
-    def test_confirming_without_a_canonical_of_the_pair_is_invalid(self, clients, pair):
+    def test_confirming_without_a_canonical_of_the_pair_is_refused(self, clients, pair):
         response = decide(clients["Archivist"], pair, "confirm")
 
-        assert response.status_code == 400
+        # Schema-valid (the schema cannot tie `canonical` to `confirm`): a rule's 409.
+        assert response.status_code == 409
         assert "canonical" in response.json()["error"]["message"]
 
     def test_undo_puts_the_pair_back(self, clients, pair):

@@ -60,8 +60,8 @@ def test_curators_list_and_decide_and_operators_may_not_decide(held, members):
         {"choice": "add_record", "reason": "x", "target": original + 999},
         format="json",
     )
-    assert wrong.status_code == 400
-    assert wrong.json()["error"]["code"] == "invalid"
+    assert wrong.status_code == 409
+    assert wrong.json()["error"]["code"] in {"invalid", "unknown_reference"}
 
     done = archivist.post(
         f"/api/v1/intake/{item}/decision/",

@@ -57,7 +57,8 @@ def test_model_rules_answer_400_with_the_field(clients, asset):
 
     assert backwards.status_code == 400
     assert backwards.json()["error"]["code"] == "invalid"
-    assert unknown.status_code == 400
+    assert unknown.status_code == 409
+    assert unknown.json()["error"]["code"] == "unknown_reference"
     assert "collection" in unknown.json()["error"]["details"]
     assert CatalogueEntry.objects.get(pk=entry.pk).date_end is None
 
