@@ -24,6 +24,8 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def demo(tmp_path):
+    # Seeded by migration; an earlier transactional test may have flushed them.
+    call_command("seed_retention_policies", verbosity=0)
     call_command(
         "demo_setup",
         images=str(tmp_path / "demo-images"),
@@ -111,6 +113,7 @@ def test_dispositions_show_blockers_when_requested_and_approved(browser, live_se
     blockers = browser.find_element(By.ID, "purge-blockers")
     assert "Restore window open until" in blockers.text
     assert "No approved disposition request" in blockers.text
+    assert "Nothing but the approval and the restore windows" in browser.page_source
     browser.find_element(By.NAME, "reason").send_keys("Rotated copy; the original is kept")
     screenshot(browser, "disposition-request")
     browser.find_element(By.NAME, "confirm").click()
