@@ -19,8 +19,8 @@ from retention.purge import (
     disposition_request_create,
 )
 from tests.archive.helpers import ingest_bytes
-from tests.conftest import image_bytes, make_scene
 from tests.archive.people import compliance_officer
+from tests.conftest import image_bytes, make_scene
 from tests.retention.conftest import window_closed
 
 pytestmark = pytest.mark.django_db
