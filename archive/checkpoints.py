@@ -106,7 +106,14 @@ def signing_key() -> SigningKey:
     """
     name = settings.KEEPSAKE_AUDIT_LOG_ORIGIN
     if settings.KEEPSAKE_AUDIT_SIGNING_KEY:
-        return _key_load(settings.KEEPSAKE_AUDIT_SIGNING_KEY.encode("ascii"), name)
+        try:
+            return _key_load(settings.KEEPSAKE_AUDIT_SIGNING_KEY.encode("ascii"), name)
+        except (ValueError, TypeError) as exc:
+            raise ArchiveError(
+                "The audit signing key in KEEPSAKE_AUDIT_SIGNING_KEY cannot be used (not an "
+                "unencrypted PEM private key); fix the setting.",
+                code="unavailable",
+            ) from exc
     path = Path(settings.KEEPSAKE_AUDIT_SIGNING_KEY_FILE)
     try:
         if not path.exists():

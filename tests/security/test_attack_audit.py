@@ -340,6 +340,12 @@ def test_a_broken_signing_key_file_is_a_clear_error_on_the_admin_export_page(
         response = client.get("/admin/archive/checkpoint/public-key/")
         assert response.status_code == 503
         assert b"audit signing key" in response.content
+    settings.KEEPSAKE_AUDIT_SIGNING_KEY = (
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    )
+    response = client.post(url, {"download": "1", "format": "csv", "upto": 2})
+    assert response.status_code == 200
+    assert b"KEEPSAKE_AUDIT_SIGNING_KEY cannot be used" in response.content
     assert not Checkpoint.objects.exists()
 
 
