@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Q
+from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -63,6 +64,49 @@ class FoundByFilter(admin.SimpleListFilter):
         return queryset.filter(found_by=self.value()) if self.value() else queryset
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """Open pairs (pending or deferred) unless another status is chosen."""
+
+    title = "status"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("all", "All"), *DuplicateCandidate.Status.choices]
+
+    def choices(self, changelist):
+        value = self.value()
+        yield {
+            "selected": value is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Open (pending or deferred)",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset.filter(status__in=OPEN_STATUSES)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(status=self.value())
+
+
+def _side_cell(asset, captured):
+    collection = asset.collection.name if asset.collection_id else ""
+    return format_html(
+        '<span class="keepsake-side-cell">{}×{}<br>{}<br>{}<br>{}</span>',
+        asset.width,
+        asset.height,
+        filesizeformat(asset.size),
+        collection,
+        (captured or "")[:10] or f"ingested {asset.ingested_at:%Y-%m-%d}",
+    )
+
+
 class ReviewChangeList(ChangeList):
     """Hold and publication flags for the rows of one page only: two queries per page."""
 
@@ -76,15 +120,15 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     list_display_links = ["pair"]
     list_display = [
         "pair",
-        "kind",
-        "phash_distance",
-        "dhash_distance",
+        "kind_short",
+        "side_a",
+        "side_b",
         "reason",
         "flags",
         "status",
         "compare",
     ]
-    list_filter = ["kind", "status", CollectionFilter, SensitiveFilter, FoundByFilter]
+    list_filter = ["kind", StatusFilter, CollectionFilter, SensitiveFilter, FoundByFilter]
     search_fields = [
         "asset_a__original_filename",
         "asset_b__original_filename",
@@ -93,7 +137,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     ]
     list_per_page = 50
     ordering = QUEUE_ORDER
-    list_select_related = ["asset_a", "asset_b"]
+    list_select_related = ["asset_a__collection", "asset_b__collection"]
     # Counting the unfiltered queue twice on every page costs more than it tells.
     show_full_result_count = False
     actions = ["bulk_confirm", "bulk_defer"]
@@ -101,7 +145,17 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The list shows a thumbnail per side: load only what that needs, not the EXIF.
-        side = ["id", "state", "original_filename", "sha256"]
+        side = [
+            "id",
+            "state",
+            "original_filename",
+            "sha256",
+            "width",
+            "height",
+            "size",
+            "ingested_at",
+            "collection__name",
+        ]
         return (
             super()
             .get_queryset(request)
@@ -175,6 +229,28 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             thumbnail_html(obj.asset_a),
             thumbnail_html(obj.asset_b),
         )
+
+    @admin.display(description="kind", ordering="kind_rank")
+    def kind_short(self, obj):
+        return format_html(
+            '<span title="{}">{}</span><br><small>pHash {} · dHash {}</small>',
+            obj.get_kind_display(),
+            obj.kind,
+            obj.phash_distance,
+            obj.dhash_distance,
+        )
+
+    @admin.display(description="side a")
+    def side_a(self, obj):
+        return _side_cell(obj.asset_a, (obj.evidence.get("exif") or {}).get("capture_time_a"))
+
+    @admin.display(description="side b")
+    def side_b(self, obj):
+        return _side_cell(obj.asset_b, (obj.evidence.get("exif") or {}).get("capture_time_b"))
+
+    @admin.display(description="pHash/dHash", ordering="phash_distance")
+    def distances(self, obj):
+        return f"{obj.phash_distance} / {obj.dhash_distance}"
 
     @admin.display(description="reason")
     def reason(self, obj):
