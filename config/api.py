@@ -223,6 +223,8 @@ ERROR_DESCRIPTIONS = {
 
 # Django refuses NUL characters in text, and DRF trims text before its blank check.
 TEXT = r"^[^\x00]*$"
+# Blank-allowed fields: drf-spectacular adds the empty string as a `oneOf` branch of its own.
+TEXT_NOT_EMPTY = r"^[^\x00]+$"
 NON_BLANK_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
@@ -243,7 +245,7 @@ class Schema(AutoSchema):
         if isinstance(field, serializers.CharField) and not isinstance(
             field, serializers.ChoiceField
         ):
-            meta["pattern"] = TEXT if field.allow_blank else NON_BLANK_TEXT
+            meta["pattern"] = TEXT_NOT_EMPTY if field.allow_blank else NON_BLANK_TEXT
         if isinstance(field, serializers.ListField | serializers.ManyRelatedField):
             if not field.allow_empty:
                 meta["minItems"] = 1
@@ -335,21 +337,35 @@ class NotFoundApi(APIView):
         raise exceptions.NotFound("No such endpoint (or a malformed id in its path).")
 
 
+def _storable_id(value: int) -> int:
+    # An id beyond what a database column holds names nothing; the query would overflow.
+    return value if -(2**63) < value < 2**63 else 0
+
+
+class _IdField(forms.IntegerField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        return None if value is None else _storable_id(value)
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(filters.NumberFilter):
     """An object's id: an integer (the schema says so), not any number."""
 
-    field_class = forms.IntegerField
+    field_class = _IdField
 
 
 class _AnyIdChoiceField(filter_fields.ModelChoiceField):
     """An id filter that matches nothing for an id no object has, instead of refusing it."""
 
     def to_python(self, value):
+        number = isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip())
+        if number and _storable_id(int(value)) == 0:
+            return 0
         try:
             return super().to_python(value)
         except DjangoValidationError:
-            if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            if number:
                 return int(value)
             raise
 

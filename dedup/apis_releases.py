@@ -79,7 +79,9 @@ class ReleaseListApi(ListApi):
             found = {c.name: c for c in Collection.objects.filter(name__in=names)}
             missing = [name for name in names if name not in found]
             if missing:
-                raise serializers.ValidationError(f"No collection called {', '.join(missing)}.")
+                raise serializers.ValidationError(
+                    f"No collection called {', '.join(missing)}.", code="does_not_exist"
+                )
             return [found[name] for name in names]
 
     @extend_schema(responses=ReleaseOutput(many=True))

@@ -75,9 +75,10 @@ class CampaignListApi(Api):
         collections = list(Collection.objects.filter(name__in=names))
         missing = sorted(set(names) - {c.name for c in collections})
         if missing:
-            # Input naming what does not exist: a field error (400), like any bad field.
+            # Well-formed names that name nothing: 409 unknown_reference (config.api).
             raise serializers.ValidationError(
-                {"collections": [f"No collection called {', '.join(missing)}."]}
+                {"collections": [f"No collection called {', '.join(missing)}."]},
+                code="does_not_exist",
             )
         campaign = Campaign(owner=request.user, **values)
         campaign_save(campaign=campaign, collections=collections, actor=request.user)

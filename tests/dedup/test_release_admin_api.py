@@ -49,7 +49,7 @@ def test_api_publishes_lists_and_shows_a_release(archive, tmp_path):
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ({"collections": ["Nowhere"]}, 400, "invalid"),
+        ({"collections": ["Nowhere"]}, 409, "unknown_reference"),
         ({"collections": []}, 400, "invalid"),
         ({"collections": ["Permits"], "format": "zip"}, 400, "invalid"),
         ({}, 400, "invalid"),

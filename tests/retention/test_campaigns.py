@@ -310,7 +310,7 @@ class TestCommandAndApi:
         )
         bad = {**body, "name": "Other", "collections": ["Nope"]}
         response = client.post("/api/v1/campaigns/", bad, content_type="application/json")
-        assert response.status_code == 400
+        assert response.status_code == 409  # unknown_reference
         late = {**body, "name": "Late", "deadline": "2031-06-01"}
         assert (
             client.post("/api/v1/campaigns/", late, content_type="application/json").status_code
