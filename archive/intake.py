@@ -369,10 +369,14 @@ def intake_decide(
     if not reason:
         raise ArchiveError("Say why (a reason is recorded with the decision).", code="invalid")
     target_id = None if choice == Choice.STORE else _target(item, target)
-    if target_id is not None:
-        _target_live(target_id)
     item = _claim(item_id=item.pk, choice=choice, target_id=target_id, reason=reason, actor=actor)
     crash_point("intake.claimed")
+    if item.target_id is not None:
+        try:
+            _target_live(item.target_id)
+        except ArchiveError:
+            _unclaim(item)  # also a decision cut short whose target was purged since
+            raise
     if choice == Choice.STORE:
         asset = _store_anyway(item, actor)
         item = _finish(

@@ -87,6 +87,27 @@ def test_a_decision_for_a_purged_match_is_refused_and_the_upload_kept(collection
     assert stored.asset.sha256 == item.sha256
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_cut_short_whose_match_was_purged_since_is_not_stuck(collection, curators):
+    """Killed after claiming "use the existing record"; the match is purged before anyone
+    decides again: the retry is refused and the upload waits again, to be stored."""
+    original, item, copy = _held(_gate(collection))
+    IntakeItem.objects.filter(pk=item.pk).update(
+        status=IntakeItem.Status.DECIDING, choice="use_existing", target=original
+    )
+    with lifecycle_writes():
+        Asset.objects.filter(pk=original.pk).update(state=Asset.State.PURGED)
+
+    with pytest.raises(ArchiveError, match="purged"):
+        intake_decide(item=item, choice="use_existing", reason="again", actor=curators[0])
+
+    item.refresh_from_db()
+    assert item.status == IntakeItem.Status.WAITING
+    assert _staged(item) == copy
+    stored = intake_decide(item=item, choice="store", reason="gone", actor=curators[1])
+    assert stored.asset.sha256 == item.sha256
+
+
 # --- Two curators at once ---------------------------------------------------------------
 
 
