@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Q
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -324,15 +325,36 @@ class ConsolidationAdmin(admin.ModelAdmin):
     def has_review_permission(self, request):
         return request.user.has_perm("dedup.review_duplicates")
 
-    @admin.action(description="Undo selected consolidations", permissions=["review"])
+    @admin.action(description="Undo selected consolidations…", permissions=["review"])
     def undo(self, request, queryset):
-        for consolidation in queryset:
+        # Asks for a reason and a confirmation first: an undo reopens decided pairs.
+        reason = request.POST.get("undo_reason", "").strip()
+        confirmed = request.POST.get("undo_confirmed") == "yes"
+        consolidations = list(queryset.prefetch_related("replaced"))
+        if not (reason and confirmed):
+            error = ""
+            if "undo_reason" in request.POST:
+                error = "Give a reason and tick the confirmation to undo."
+            return TemplateResponse(
+                request,
+                "admin/dedup/consolidation_undo.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Undo consolidations",
+                    "opts": self.model._meta,
+                    "consolidations": consolidations,
+                    "ids": [c.pk for c in consolidations],
+                    "error": error,
+                },
+            )
+        for consolidation in consolidations:
             try:
-                consolidation_undo(consolidation=consolidation, actor=request.user)
+                consolidation_undo(consolidation=consolidation, actor=request.user, reason=reason)
             except ArchiveError as exc:
                 self.message_user(request, f"{consolidation}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{consolidation} undone.", messages.SUCCESS)
+        return None
 
 
 @admin.register(Fingerprint)

@@ -179,3 +179,31 @@ def test_viewers_without_the_review_permission_cannot_decide(client, collection)
 
     assert client.get(url).status_code == 200
     assert client.post(url, {"decision": "defer"}).status_code == 403
+
+
+def test_undo_asks_for_a_reason_and_a_confirmation(archivist, collection):
+    from archive.models import AuditEvent
+    from dedup.models import Consolidation
+
+    ((big, small),) = make_pairs(collection, 1)
+    candidate = DuplicateCandidate.objects.get()
+    archivist.post(
+        reverse("admin:dedup_duplicatecandidate_compare", args=[candidate.pk]),
+        {"decision": "confirm", "canonical": big.pk},
+    )
+    consolidation = Consolidation.objects.get()
+    user = get_user_model().objects.get(username="archivist")
+    user.user_permissions.add(Permission.objects.get(codename="view_consolidation"))
+    url = reverse("admin:dedup_consolidation_changelist")
+    selected = {"action": "undo", "_selected_action": [consolidation.pk]}
+
+    asked = archivist.post(url, selected)
+    unconfirmed = archivist.post(url, {**selected, "undo_reason": "wrong pair"})
+    done = archivist.post(url, {**selected, "undo_reason": "wrong pair", "undo_confirmed": "yes"})
+
+    assert asked.status_code == 200 and "Why is this undone?" in asked.content.decode()
+    assert "tick the confirmation" in unconfirmed.content.decode()
+    assert done.status_code == 302
+    consolidation.refresh_from_db()
+    assert consolidation.undone_at is not None
+    assert AuditEvent.objects.get(verb="consolidation.undone").reason == "wrong pair"
