@@ -494,7 +494,9 @@ def fig_allpairs(args, dist: str) -> dict:
     got = child_result(child, out, args.allpairs_timeout)
     scale = f"{args.assets:,} codes, {dist}, 1 process"
     goal = "≤ 60 s, ≤ 2 GB, same pairs as brute force"
-    if got is None:
+    if "error" in got:
+        return {"scale": scale, "result": f"failed: {got['error']}", "goal": goal, "met": False}
+    if got.get("timeout"):
         return {
             "scale": scale,
             "result": f"did not finish in {args.allpairs_timeout} s",
@@ -646,17 +648,20 @@ def _q_round(args, workers: int) -> tuple[float, float]:
         ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
         rows = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]][: args.decisions]
         DuplicateCandidate.objects.bulk_create(
-            DuplicateCandidate(
-                asset_a_id=a,
-                asset_b_id=b,
-                kind="similar",
-                phash_distance=9,
-                dhash_distance=9,
-                evidence={"reason": "rehearsal"},
-                status="pending",
-                found_by="scan",
-            )
-            for a, b in rows
+            [
+                DuplicateCandidate(
+                    asset_a_id=a,
+                    asset_b_id=b,
+                    kind="similar",
+                    phash_distance=9,
+                    dhash_distance=9,
+                    evidence={"reason": "rehearsal"},
+                    status="pending",
+                    found_by="scan",
+                )
+                for a, b in rows
+            ],
+            ignore_conflicts=True,  # the ingests' own lookups may have recorded some pairs
         )
         pending = list(DuplicateCandidate.objects.values_list("pk", flat=True))
         start = time.perf_counter()
