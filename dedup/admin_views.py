@@ -19,7 +19,7 @@ from dedup.review import (
     candidate_decide,
     canonical_suggest,
     evidence_qualities,
-    group_confirm,
+    group_resolve,
 )
 from dedup.screens import evidence_groups, pair_summary, pair_warnings, sides_build
 from dedup.selectors import review_groups, review_next
@@ -178,9 +178,11 @@ def _group_decide(model_admin, request):
     try:
         if canonical is None or len(candidates) != len(ids):
             raise ArchiveError("Choose the canonical copy of the group.", code="invalid")
-        group_confirm(
+        separate = [int(i) for i in request.POST.getlist("separate") if i.isdigit()]
+        group_resolve(
             candidates=candidates,
             canonical=canonical,
+            separate=separate,
             actor=request.user,
             reason=request.POST.get("reason", ""),
         )
@@ -189,7 +191,8 @@ def _group_decide(model_admin, request):
     else:
         model_admin.message_user(
             request,
-            f"Group of {len(candidates) + 1} copies consolidated into asset {canonical.pk}.",
+            f"Group decided: asset {canonical.pk} kept, the copies marked trash consolidated "
+            "into it, the copies kept separately marked not a duplicate.",
             messages.SUCCESS,
         )
     return HttpResponseRedirect(reverse("admin:dedup_duplicatecandidate_groups"))

@@ -101,3 +101,34 @@ def test_compare_leads_with_a_summary_and_a_look_alike_needs_an_override(
     wait_for_text(browser, f"Pair {big.pk} ~ {small.pk}: confirm")
     candidate.refresh_from_db()
     assert candidate.status == DuplicateCandidate.Status.CONFIRMED
+
+
+def test_a_group_is_decided_with_a_copy_kept_separately(
+    browser,
+    live_server,
+    archivist,  # noqa: F811
+    collection,
+):
+    scene = make_scene(411)
+    copies = [
+        ingest_bytes(
+            image_bytes(scene.resize(size), quality=q), collection=collection, path=p
+        ).asset
+        for size, q, p in [
+            ((320, 240), 95, "g.jpg"),
+            ((240, 180), 80, "g1.jpg"),
+            ((160, 120), 60, "g2.jpg"),
+        ]
+    ]
+    keep, trash, apart = copies
+    log_in(browser, live_server, "ada", "correct horse")
+    browser.get(f"{live_server.url}/admin/dedup/duplicatecandidate/groups/")
+    browser.find_element(By.CSS_SELECTOR, f"input[name=separate][value='{apart.pk}']").click()
+    screenshot(browser, "group")
+    browser.find_element(By.CSS_SELECTOR, ".keepsake-group button[type=submit]").click()
+    wait_for_text(browser, "Group decided")
+
+    trash.refresh_from_db()
+    apart.refresh_from_db()
+    assert trash.replaced_by_id == keep.pk and apart.replaced_by_id is None
+    assert DuplicateCandidate.objects.filter(status="rejected").count() == 2
