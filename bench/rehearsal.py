@@ -489,7 +489,9 @@ def child_result(child, out, timeout: float) -> dict:
 def fig_allpairs(args, dist: str) -> dict:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    child = ctx.Process(target=_allpairs_child, args=(args.assets, dist, vars(args), out))
+    child = ctx.Process(
+        target=_allpairs_child, args=(args.assets, dist, vars(args), out), daemon=True
+    )
     child.start()
     got = child_result(child, out, args.allpairs_timeout)
     scale = f"{args.assets:,} codes, {dist}, 1 process"
