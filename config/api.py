@@ -242,9 +242,9 @@ class Schema(AutoSchema):
         meta = super()._get_serializer_field_meta(field, direction)
         if field.read_only:
             return meta
-        if isinstance(field, serializers.CharField) and not isinstance(
-            field, serializers.ChoiceField
-        ):
+        own_format = (serializers.EmailField, serializers.RegexField, serializers.SlugField)
+        own_format += (serializers.URLField, serializers.UUIDField, serializers.IPAddressField)
+        if isinstance(field, serializers.CharField) and not isinstance(field, own_format):
             meta["pattern"] = TEXT_NOT_EMPTY if field.allow_blank else NON_BLANK_TEXT
         if isinstance(field, serializers.ListField | serializers.ManyRelatedField):
             if not field.allow_empty:
@@ -490,13 +490,22 @@ def schema_links(result):
         if "{" in path:
             continue
         detail = by_path.get((f"{path}{{id}}/", "get"))
-        if detail is None:
-            continue
-        target = detail["operationId"]
-        if method == "get":
-            _link(result, operation, target, "FirstResult", "/results/0/id")
-        elif method == "post":
-            _link(result, operation, target, "Created", "/id")
+        # Without a detail view, the reads under the object's path (a campaign's progress).
+        targets = (
+            [detail]
+            if detail
+            else [
+                op
+                for (p, m), op in by_path.items()
+                if m == "get" and p.startswith(f"{path}{{id}}/")
+            ]
+        )
+        for target in (t["operationId"] for t in targets):
+            suffix = "" if detail else target.title().replace("_", "")
+            if method == "get":
+                _link(result, operation, target, f"FirstResult{suffix}", "/results/0/id")
+            elif method == "post":
+                _link(result, operation, target, f"Created{suffix}", "/id")
     for (path, method), operation in by_path.items():
         if method != "get" or not path.endswith("{id}/"):
             continue

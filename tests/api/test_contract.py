@@ -17,9 +17,11 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import Resolver404, resolve
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
@@ -149,13 +151,25 @@ def world(world, members, tmp_path):
     """The API fixtures' world, and a published release (its list is empty otherwise)."""
     from archive.models import Collection
     from dedup.releases.services import dataset_release
+    from retention.campaigns import campaign_save
+    from retention.models import Campaign
 
     release = dataset_release(
         collections=[Collection.objects.get(name="Field photos")],
         output=tmp_path / "release",
         actor=members["Archivist"],
     )
-    world.extra_ids = {"/api/v1/releases/": release.pk}
+    campaign = campaign_save(
+        campaign=Campaign(
+            name="Permits 2026",
+            owner=members["Compliance"],
+            starts_on=date(2026, 1, 1),
+            deadline=date(2026, 12, 31),
+        ),
+        collections=[Collection.objects.get(name="Field photos")],
+        actor=get_user_model().objects.create_superuser("planner"),
+    )
+    world.extra_ids = {"/api/v1/releases/": release.pk, "/api/v1/campaigns/": campaign.pk}
     return world
 
 
