@@ -240,7 +240,7 @@ class Schema(AutoSchema):
         # blank text (after trimming) where blank is not allowed, an empty list where a list
         # must name something.
         meta = super()._get_serializer_field_meta(field, direction)
-        if field.read_only:
+        if field.read_only or direction != "request":
             return meta
         own_format = (serializers.EmailField, serializers.RegexField, serializers.SlugField)
         own_format += (serializers.URLField, serializers.UUIDField, serializers.IPAddressField)

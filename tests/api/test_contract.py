@@ -29,7 +29,7 @@ from rest_framework.authtoken.models import Token
 from tests.api.conftest import ROLES
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-MAX_EXAMPLES = int(os.environ.get("KEEPSAKE_CONTRACT_EXAMPLES", "10"))
+MAX_EXAMPLES = int(os.environ.get("KEEPSAKE_CONTRACT_EXAMPLES", "5"))
 METHODS = ("get", "put", "post", "patch", "delete")
 
 
