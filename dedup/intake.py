@@ -8,29 +8,40 @@ judgement (`files_judge`). It runs outside any transaction: judging decodes file
 
 from archive.models import Asset
 from archive.storage import bytes_open
-from dedup.index import near_lookup
+from dedup.imaging import unsigned64
+from dedup.index import VARIANTS, near_lookup
 from dedup.judge import asset_side, candidate_keep, file_side, files_judge
 from dedup.models import Fingerprint
-from dedup.services import verify_distance
+from dedup.services import MASK64, variant_distance, verify_distance
 
 # A file is compared with at most this many held assets, nearest first.
 MAX_MATCHES = 8
 
 
 def _nearest(fingerprint) -> list[tuple[Asset, int, int]]:
-    found = near_lookup(phash=fingerprint.phash, k=verify_distance())
+    """Held assets the candidate rule reaches from this file's main hash: within
+    verify_distance() of their main hashes, or within variant_distance() of one of their
+    variants (turned, mirrored, windows), as at ingest. {asset, main distance, dHash
+    distance}, nearest first."""
+    found = set(near_lookup(phash=fingerprint.phash, k=verify_distance()))
+    found |= set(near_lookup(phash=fingerprint.phash, k=variant_distance(), table=VARIANTS))
     if not found:
         return []
     live = Asset.objects.holding_bytes().filter(pk__in=found).select_related("collection")
-    dhashes = dict(Fingerprint.objects.filter(asset__in=found).values_list("asset_id", "dhash"))
-    mask = (1 << 64) - 1
+    codes = {
+        asset_id: (unsigned64(phash), unsigned64(dhash))
+        for asset_id, phash, dhash in Fingerprint.objects.filter(
+            asset__in=found, error="", low_information=False
+        ).values_list("asset_id", "phash", "dhash")
+    }
     rows = [
         (
             asset,
-            found[asset.pk],
-            ((fingerprint.dhash ^ dhashes.get(asset.pk, 0)) & mask).bit_count(),
+            ((fingerprint.phash ^ codes[asset.pk][0]) & MASK64).bit_count(),
+            ((fingerprint.dhash ^ codes[asset.pk][1]) & MASK64).bit_count(),
         )
         for asset in live
+        if asset.pk in codes
     ]
     rows.sort(key=lambda row: (row[1], row[0].pk))
     return rows[:MAX_MATCHES]

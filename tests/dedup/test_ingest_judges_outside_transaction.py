@@ -34,5 +34,5 @@ def test_the_judgement_runs_with_no_transaction_open(collection, monkeypatch):
     )
 
     assert seen == [False]
-    assert second.findings == {"possible_duplicates": [first.asset.pk]}
+    assert second.findings["possible_duplicates"] == [first.asset.pk]
     assert DuplicateCandidate.objects.get().found_by == "ingest"
