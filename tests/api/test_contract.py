@@ -59,6 +59,7 @@ def real_ids(world) -> dict[str, int]:
         "/api/v1/consolidations/": world.consolidation.pk,
         "/api/v1/dispositions/": world.to_approve.pk,
         "/api/v1/dispositions/{id}/execute/": world.to_execute.pk,
+        "/api/v1/collections/": world.entry.collection_id,
         "/api/v1/entries/": world.entry.pk,
         "/api/v1/holds/": world.hold.pk,
         "/api/v1/intake/": world.intake.pk,
