@@ -14,6 +14,7 @@ from archive.models import Collection
 from dedup import admin_views
 from dedup.consolidation import consolidation_undo
 from dedup.models import Consolidation, DuplicateCandidate, Fingerprint, ScanRun
+from dedup.reclaimable import open_pairs_reclaimable
 from dedup.review import BULK_KINDS, Decision, candidate_decide, candidates_bulk_confirm
 from dedup.selectors import (
     KIND_ORDER,
@@ -208,6 +209,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "kind_counts": [(k, counts.get(k, 0)) for k in KIND_ORDER],
             "open_total": sum(counts.values()),
+            "reclaimable": open_pairs_reclaimable(),
         }
         return super().changelist_view(request, extra_context)
 

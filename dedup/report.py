@@ -15,6 +15,7 @@ from archive.models import Asset, AssetSource
 from dedup import mih
 from dedup.judge import candidate_keep, pair_judge, pair_judge_records
 from dedup.models import DuplicateCandidate, Fingerprint, FingerprintVariant
+from dedup.reclaimable import reclaimable_summary
 from dedup.selectors import group_components
 from dedup.services import near_distance, variant_distance, verify_distance
 
@@ -117,19 +118,6 @@ def _groups(pairs) -> list[list[int]]:
     return [sorted(c) for c in group_components(pairs=[(a, b) for a, b, *_ in pairs])]
 
 
-def _keeper(assets: list[Asset]) -> Asset:
-    # The copy a curator would keep: most pixels, then lossless, then earliest ingested.
-    return max(
-        assets,
-        key=lambda a: (
-            a.pixel_count,
-            a.format in ("PNG", "TIFF"),
-            -a.ingested_at.timestamp(),
-            -a.pk,
-        ),
-    )
-
-
 def _side(asset: Asset) -> dict:
     return {
         "id": asset.pk,
@@ -218,14 +206,15 @@ def _summary(*, pairs, groups, exact, assets, selected, k) -> dict:
     )
     for name, count in live.values_list("collection__name").annotate(n=Count("pk")):
         by_collection[name]["assets"] = count
-    reclaimable = 0
-    for members in groups:
-        keep = _keeper([assets[i] for i in members])
-        for i in members:
-            if i != keep.pk:
-                by_collection[assets[i].collection.name]["duplicates"] += 1
-                by_collection[assets[i].collection.name]["reclaimable_bytes"] += assets[i].size
-                reclaimable += assets[i].size
+    # The one reclaimable figure (dedup.reclaimable): confirmable groups only, the kept
+    # copy never, held, reference and published bytes left out and said to be.
+    figure = reclaimable_summary(
+        pairs=[(row["a"]["id"], row["b"]["id"], row["kind"]) for row in pairs]
+    )
+    reclaimable = figure["bytes"]
+    for i in figure["freed"]:
+        by_collection[assets[i].collection.name]["duplicates"] += 1
+        by_collection[assets[i].collection.name]["reclaimable_bytes"] += assets[i].size
     for group in exact:
         for source in group["sources"][1:]:
             by_collection[source["collection"]]["bytes_avoided"] += group["size"]
@@ -252,6 +241,9 @@ def _summary(*, pairs, groups, exact, assets, selected, k) -> dict:
         "bytes_avoided_by_ingest": sum(g["bytes_avoided"] for g in exact),
         "duplicate_rate": round(redundant / sources, 4) if sources else 0.0,
         "reclaimable_bytes": reclaimable,
+        "reclaimable_excluded": figure["excluded"]
+        | {"look_alike_pairs": figure["look_alike_pairs"]},
+        "reclaimable_excludes": figure["excludes"],
         "by_collection": dict(sorted(by_collection.items())),
     }
 

@@ -11,7 +11,6 @@ from retention.models import PendingMove, QuarantineRecord
 
 GB = 1000**3
 # The kinds a curator may consolidate: their smaller side is what consolidation frees.
-RECLAIMABLE_KINDS = ("exact", "pixel", "derivative")
 
 
 def quarantine_open() -> QuerySet:
@@ -69,19 +68,19 @@ def _duplicates() -> dict:
         Q(asset_a__state=Asset.State.PURGED) | Q(asset_b__state=Asset.State.PURGED)
     )
     by_kind = dict(pending.values_list("kind").annotate(n=Count("pk")).order_by("kind"))
-    sizes = pending.filter(kind__in=RECLAIMABLE_KINDS).values_list(
-        "asset_a", "asset_a__size", "asset_b", "asset_b__size"
-    )
-    # The smaller copy of each pair is the one a consolidation would free (an estimate).
-    freed = {}
-    for a, size_a, b, size_b in sizes.iterator(chunk_size=2000):
-        smaller, size = (a, size_a) if size_a <= size_b else (b, size_b)
-        freed[smaller] = size
+    # The one reclaimable figure, as the report and the review queue show it (a sibling
+    # app's read, imported here so retention loads without dedup's models).
+    from dedup.reclaimable import open_pairs_reclaimable
+
+    figure = open_pairs_reclaimable()
     quarantined = quarantine_open().aggregate(n=Count("pk"), bytes=Sum("asset__size"))
     return {
         "pending_pairs": sum(by_kind.values()),
         "pending_by_kind": by_kind,
-        "reclaimable_by_review": sum(freed.values()),
+        "reclaimable_by_review": figure["bytes"],
+        "reclaimable_excluded": figure["excluded"],
+        "reclaimable_excludes": figure["excludes"],
+        "look_alike_pairs": figure["look_alike_pairs"],
         "quarantined_count": quarantined["n"],
         "reclaimable_after_window": quarantined["bytes"] or 0,
     }

@@ -54,6 +54,16 @@ def collection(db):
 
 
 @pytest.fixture(autouse=True)
+def fresh_cache():
+    """Figures cached by one test (dedup.reclaimable) never reach the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def isolated_storage(settings, tmp_path):
     """Give every test its own empty storage tiers, so file counts mean something."""
     media = tmp_path / "media"
