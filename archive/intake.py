@@ -147,6 +147,9 @@ def intake_hold(
         matches=matches,
         status=IntakeItem.Status.WAITING,
         via=via,
+        # Held by the collection's policy (not only asked at the web prompt): the curators'
+        # decision, whatever the policy says by the time it is made.
+        curators_decide=collection.intake_policy == Collection.IntakePolicy.HOLD,
         created_by=actor_user(actor),
     )
     # The same bytes staged for another upload may have been released (its decision ran)
@@ -352,7 +355,10 @@ def intake_may_decide(*, item: IntakeItem, actor) -> bool:
     if actor is SYSTEM or getattr(actor, "has_perm", lambda _: False)(DECIDE_PERMISSION):
         return True
     own = item.via == IntakeItem.Via.WEB and item.created_by_id == getattr(actor, "pk", None)
-    return own and item.collection.intake_policy != Collection.IntakePolicy.HOLD
+    held_by_policy = item.curators_decide or (
+        item.collection.intake_policy == Collection.IntakePolicy.HOLD
+    )
+    return own and not held_by_policy
 
 
 def intake_decide(

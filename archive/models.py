@@ -672,6 +672,9 @@ class IntakeItem(models.Model):
     choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
     decision_reason = models.TextField(blank=True)
     via = models.CharField(max_length=16, choices=Via.choices)
+    # Held by the collection's `hold` policy: only curators decide it (an uploader decides
+    # their own web upload only when it was held to ask them).
+    curators_decide = models.BooleanField(default=False)
     target = models.ForeignKey(
         "Asset", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

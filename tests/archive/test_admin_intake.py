@@ -134,3 +134,23 @@ def test_a_file_that_is_not_an_image_gets_a_clear_error_and_is_recorded(
 def test_nobody_without_upload_permission_reaches_the_page(client, collection):
     client.force_login(role_member("Compliance", "officer"))
     assert client.get(UPLOAD).status_code == 403
+
+
+def test_an_upload_held_by_the_gate_stays_the_curators_after_the_policy_changes(
+    client, operator, collection
+):
+    collection.intake_policy = Collection.IntakePolicy.HOLD
+    collection.save()
+    scene = _original(collection)
+    _post(client, image_bytes(scene.resize((160, 120))), "a-small.jpg", collection)
+    item = IntakeItem.objects.get()
+    collection.intake_policy = Collection.IntakePolicy.ADMIT
+    collection.save()
+
+    refused = client.post(
+        f"/admin/archive/intakeitem/{item.pk}/decide/", {"store": "1", "reason": "mine"}
+    )
+
+    assert refused.status_code == 403
+    item.refresh_from_db()
+    assert item.status == IntakeItem.Status.WAITING
