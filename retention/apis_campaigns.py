@@ -22,7 +22,7 @@ NOT_FOUND = {404: ErrorSerializer}
 class CampaignOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    description = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
     collections = serializers.ListField(child=serializers.CharField())
     ingested_from = serializers.DateField(allow_null=True)
     ingested_until = serializers.DateField(allow_null=True)

@@ -468,9 +468,7 @@ class CertifiedItem(models.Model):
     certificate = models.ForeignKey(
         DestructionCertificate, on_delete=models.PROTECT, related_name="certified_items"
     )
-    item = models.OneToOneField(
-        DispositionItem, on_delete=models.PROTECT, related_name="certified"
-    )
+    item = models.OneToOneField(DispositionItem, on_delete=models.PROTECT, related_name="certified")
 
     class Meta:
         ordering = ["certificate", "item"]

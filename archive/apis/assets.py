@@ -4,6 +4,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -224,6 +225,16 @@ def _replay(stored: ApiIdempotencyKey, fingerprint: str) -> Response:
     )
 
 
+class UploadFileField(serializers.FileField):
+    """The file part of an upload; a part sent without a filename (its bytes arrive as a
+    form value) is taken as a file named "upload", so it is judged like any other."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = SimpleUploadedFile("upload", data.encode("utf-8", "surrogateescape"))
+        return super().to_internal_value(data)
+
+
 class AssetListApi(ListApi):
     """List assets (GET) or upload one image (POST); the same bytes again answer 200."""
 
@@ -235,7 +246,7 @@ class AssetListApi(ListApi):
     class UploadInput(serializers.Serializer):
         # An empty file reaches the ingest, which records its refusal (422) like any other
         # file that is not an image, instead of a 400 that leaves no trace.
-        file = serializers.FileField(allow_empty_file=True)
+        file = UploadFileField(allow_empty_file=True)
         collection = serializers.CharField(max_length=200)
         path = serializers.CharField(
             max_length=1024, required=False, help_text="the file's path on the sending system"

@@ -9,7 +9,7 @@ import tempfile
 from django.http import FileResponse, StreamingHttpResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -36,6 +36,23 @@ FILTER_HELP = {
     "object": "an object type (archive.asset) or type and id (archive.asset:7)",
     "verb": 'a verb (legalhold.placed), or a prefix ending in "*" (legalhold.*)',
 }
+
+
+# What `since` and `until` accept, said so the schema matches the parser: an ISO 8601 date
+# or an RFC 3339 date and time.
+ISO_MOMENT = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
+
+
+@extend_schema_field(ISO_MOMENT)
+class MomentFilter(filters.CharFilter):
+    pass
+
+
+@extend_schema_field(ISO_MOMENT)
+class MomentField(serializers.CharField):
+    pass
 
 
 def _parsed(values: dict):
@@ -65,8 +82,8 @@ class AuditEventOutput(serializers.ModelSerializer):
 
 
 class AuditEventFilter(filters.FilterSet):
-    since = filters.CharFilter(help_text=FILTER_HELP["since"])
-    until = filters.CharFilter(help_text=FILTER_HELP["until"])
+    since = MomentFilter(help_text=FILTER_HELP["since"])
+    until = MomentFilter(help_text=FILTER_HELP["until"])
     actor = filters.CharFilter(help_text=FILTER_HELP["actor"])
     object = filters.CharFilter(help_text=FILTER_HELP["object"])
     verb = filters.CharFilter(help_text=FILTER_HELP["verb"])
@@ -93,8 +110,8 @@ class AuditEventListApi(ListApi):
 
 class AuditExportQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=FORMATS, default="csv")
-    since = serializers.CharField(required=False, help_text=FILTER_HELP["since"])
-    until = serializers.CharField(required=False, help_text=FILTER_HELP["until"])
+    since = MomentField(required=False, help_text=FILTER_HELP["since"])
+    until = MomentField(required=False, help_text=FILTER_HELP["until"])
     actor = serializers.CharField(required=False, help_text=FILTER_HELP["actor"])
     object = serializers.CharField(required=False, help_text=FILTER_HELP["object"])
     verb = serializers.CharField(required=False, help_text=FILTER_HELP["verb"])
