@@ -101,6 +101,12 @@ class CandidateDecisionApi(Api):
             help_text="with confirm: which asset of the pair to keep",
         )
         reason = serializers.CharField(required=False, allow_blank=True, default="")
+        override = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="with confirm of a look-alike (similar) pair: confirm it anyway; needs a "
+            "reason of at least 10 characters and is audited as an override",
+        )
 
     class CandidateDecisionOutput(serializers.Serializer):
         candidate = CandidateOutput()
