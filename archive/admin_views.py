@@ -235,6 +235,7 @@ class AuditExportForm(forms.Form):
             actor=data["actor"],
             obj=data["object"],
             verb=data["verb"],
+            strict=True,
         )
 
 

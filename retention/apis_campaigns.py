@@ -5,7 +5,8 @@ Every endpoint calls the service the admin and the commands call.
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -219,7 +220,13 @@ class CertificateDetailApi(Api):
 
     @extend_schema(
         parameters=[OpenApiParameter("as", str, enum=["json", "html"], required=False)],
-        responses={200: CertificateOutput, **NOT_FOUND},
+        responses={
+            (200, "application/json"): CertificateOutput,
+            (200, "text/html"): OpenApiResponse(
+                OpenApiTypes.STR, description="with ?as=html: the HTML text as issued"
+            ),
+            **NOT_FOUND,
+        },
     )
     def get(self, request, pk: int):
         import json

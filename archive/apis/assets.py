@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -186,7 +185,8 @@ class AssetDetailApi(Api):
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # What _idempotency_key accepts (HTTP trims a header value's outer spaces).
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
     OpenApiParameter.HEADER,
     description="Retrying with the same key returns the first answer instead of running "
     "again (1–255 printable ASCII characters; a different request under the same key: 409).",
@@ -225,6 +225,7 @@ def _replay(stored: ApiIdempotencyKey, fingerprint: str) -> Response:
     )
 
 
+@extend_schema_field({"type": "string", "format": "binary"})
 class UploadFileField(serializers.FileField):
     """The file part of an upload; a part sent without a filename (its bytes arrive as a
     form value) is taken as a file named "upload", so it is judged like any other."""

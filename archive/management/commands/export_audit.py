@@ -48,6 +48,7 @@ class Command(BaseCommand):
                 actor=options["actor"],
                 obj=options["object"],
                 verb=options["verb"],
+                strict=True,
             )
             if options["output"].endswith(".zip"):
                 return self._bundle(options, filters, actor)
