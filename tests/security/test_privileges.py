@@ -101,6 +101,7 @@ ADMIN_PAGES = {
     "dedup_datasetrelease_publish": ({ARC}, 200, 403),
     "dedup_datasetrelease_notice": ({ARC, COM}, 200, 403),
     "retention_dashboard": ({COM, OPS}, 200, 403),
+    "retention_dispositionrequest_approve": ({COM}, 200, 403),
     "retention_campaign_progress": ({ARC, COM, OPS}, 200, 403),
     "retention_campaign_options": ({COM, OPS}, 200, 403),
     "retention_options_report": ({COM, OPS}, 200, 403),
@@ -204,6 +205,7 @@ def _fill(route: str, world: World, label: str = "") -> str:
     ids = {
         "object_id": _object_id(label) if label else None,
         "id": _object_id(label) if label else None,
+        "pk": _object_id(label) if label else None,
         "content_type_id": ContentType.objects.get_for_model(Asset).pk,
     }
     path = "/" + route
@@ -244,6 +246,7 @@ def admin_requests(world: World) -> list[tuple[str, str, dict]]:
             "dedup_duplicatecandidate_compare": "dedup.duplicatecandidate",
             "dedup_datasetrelease_notice": "dedup.datasetrelease",
             "archive_intakeitem_decide": "archive.intakeitem",
+            "retention_dispositionrequest_approve": "retention.dispositionrequest",
             "archive_intakeitem_image": "archive.intakeitem",
             "retention_campaign_progress": "retention.campaign",
             "retention_campaign_options": "retention.campaign",
