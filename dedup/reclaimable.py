@@ -97,7 +97,8 @@ def open_pairs_reclaimable(*, fresh: bool = False) -> dict:
     state = DuplicateCandidate.objects.aggregate(
         newest=Max("pk"), decided=Max("decided_at"), n=Count("pk")
     )
-    key = f"{CACHE_KEY}:{state['newest']}:{state['decided']}:{state['n']}"
+    decided = state["decided"].timestamp() if state["decided"] else 0
+    key = f"{CACHE_KEY}:{state['newest']}:{decided}:{state['n']}"
     if not fresh and (cached := cache.get(key)) is not None:
         return cached
     rows = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES).values_list(
