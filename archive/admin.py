@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
+from django.utils import dateparse, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
@@ -30,6 +30,7 @@ from archive.models import (
     Licence,
     LicenceSignOff,
 )
+from archive.moments import moment_storable
 from archive.roles import USER_ACCESS_FIELDS, role_change_actor, user_access_change_record
 from archive.selectors import asset_active_holds, legal_hold_assets
 from archive.services import record_save
@@ -53,6 +54,25 @@ def thumbnail_html(asset: Asset, size: str = "thumb", edge: int = 80):
         edge,
         edge,
     )
+
+
+class MomentFieldListFilter(admin.DateFieldListFilter):
+    """The stock date filter, its bounds moved to UTC first: a bound typed into the URL with
+    an offset the database refuses (beyond ±15:59) or past the calendar's end still filters."""
+
+    def queryset(self, request, queryset):
+        for name, values in self.used_parameters.items():
+            if name.endswith(("__gte", "__lt")):
+                self.used_parameters[name] = [_bound(value) for value in values]
+        return super().queryset(request, queryset)
+
+
+def _bound(value):
+    try:
+        moment = dateparse.parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but no such time: the stock filter refuses it
+        return value
+    return moment_storable(moment) if moment else value
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

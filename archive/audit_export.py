@@ -39,6 +39,7 @@ from archive.actors import SYSTEM
 from archive.audit import EVENT_FIELDS, audit_record, chain_verify, event_rows, row_hash
 from archive.errors import ArchiveError
 from archive.models import AuditChainHead, AuditEvent, Checkpoint
+from archive.moments import moment_storable
 
 # /2: CSV cells that a spreadsheet would read as a formula carry a leading quote.
 MANIFEST_FORMAT = "keepsake-audit-export/2"
@@ -83,7 +84,7 @@ def _moment(value: str, name: str) -> dt.datetime | None:
         moment = None
     if moment is None:
         raise ArchiveError(f"--{name}: expected a date or date and time (ISO 8601), got {value!r}.")
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    return moment_storable(moment)
 
 
 def audit_export_filter_parse(

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from django import forms
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from archive.errors import ArchiveError
+from archive.moments import moment_storable
 from config.api_contract import request_check
 
 # Domain error codes with a status of their own; every other refusal is a 409 conflict.
@@ -124,6 +125,17 @@ def api_exception_handler(exc, context):
         # Django would answer with an HTML page.
         return Response(
             error_body(code="invalid", message=str(exc) or "The request is malformed."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    request = context.get("request")
+    if isinstance(exc, (DataError, OverflowError)) and request is not None and request.GET:
+        # A filter value the database cannot compare (the filters normalise what they know;
+        # this catches any they do not): the request's fault, said so.
+        return Response(
+            error_body(
+                code="invalid",
+                message="A filter value is outside what the archive can store or compare.",
+            ),
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, IntegrityError):
@@ -353,6 +365,18 @@ class IdFilter(filters.NumberFilter):
     """An object's id: an integer (the schema says so), not any number."""
 
     field_class = _IdField
+
+
+class _StorableMomentField(filter_fields.IsoDateTimeField):
+    def to_python(self, value):
+        moment = super().to_python(value)
+        return None if moment is None else moment_storable(moment)
+
+
+class DateTimeBoundFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time bound, compared in UTC whatever offset it was typed with."""
+
+    field_class = _StorableMomentField
 
 
 class _AnyIdChoiceField(filter_fields.ModelChoiceField):

@@ -5,9 +5,11 @@ DEBUG off already renders templates/500.html; the middleware extends that to DEB
 settings to whoever triggered the error. The traceback still goes to the log.
 """
 
+from django.contrib import messages
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.core.signals import got_request_exception
-from django.http import Http404, HttpResponseServerError, JsonResponse
+from django.db import DataError
+from django.http import Http404, HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
 from django.utils.log import log_response
@@ -40,6 +42,13 @@ class PlainServerErrorMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, CLIENT_ERRORS):
             return None
+        if _unusable_admin_filter(request, exception):
+            messages.error(
+                request,
+                "That filter could not be applied (a date or number outside what the archive "
+                "can store); the list is shown unfiltered.",
+            )
+            return HttpResponseRedirect(request.path)
         got_request_exception.send(sender=None, request=request)
         response = server_error(request)
         log_response(
@@ -51,3 +60,18 @@ class PlainServerErrorMiddleware:
             exception=exception,
         )
         return response
+
+
+def _unusable_admin_filter(request, exception) -> bool:
+    """A changelist's own query failed on a value typed into its URL (a date past year 9999
+    in the date drill-down, a UTC offset the database refuses): the user's input, not a
+    fault, so they get the list back unfiltered with a message instead of a 500."""
+    match = getattr(request, "resolver_match", None)
+    return (
+        request.method == "GET"
+        and bool(request.GET)
+        and isinstance(exception, (DataError, OverflowError))
+        and match is not None
+        and (match.url_name or "").endswith("_changelist")
+        and "admin" in match.namespaces
+    )

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from archive.admin import ReadOnlyAdmin, thumbnail_html
+from archive.admin import MomentFieldListFilter, ReadOnlyAdmin, thumbnail_html
 from archive.errors import ArchiveError
 from retention.admin_campaigns import DestructionCertificateInline
 from retention.fixity import fixity_asset_check, fixity_failing_assets
@@ -202,7 +202,7 @@ class DispositionRequestAdmin(ServiceOnlyAdmin):
         "approved_at",
         "executed_at",
     ]
-    list_filter = ["approved_at", "executed_at"]
+    list_filter = [("approved_at", MomentFieldListFilter), ("executed_at", MomentFieldListFilter)]
     inlines = [DispositionItemInline, DestructionCertificateInline]
     actions = ["approve", "execute"]
 

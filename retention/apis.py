@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from archive.apis.assets import AssetOutput, held_context
 from archive.models import Asset
-from config.api import Api, ListApi, object_list
+from config.api import Api, DateTimeBoundFilter, ListApi, object_list
 from retention.guard import purge_preview
 from retention.models import DispositionRequest, QuarantineRecord
 from retention.purge import (
@@ -55,7 +55,7 @@ class QuarantineOutput(serializers.ModelSerializer):
 
 
 class QuarantineFilter(filters.FilterSet):
-    deadline_before = filters.IsoDateTimeFilter(
+    deadline_before = DateTimeBoundFilter(
         field_name="restore_deadline", lookup_expr="lte", help_text="restore deadline by then"
     )
 

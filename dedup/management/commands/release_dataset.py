@@ -5,11 +5,11 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from archive.actors import SYSTEM
 from archive.errors import ArchiveError
 from archive.models import Collection
+from archive.moments import MomentOffCalendar, moment_storable
 from dedup.models import DatasetRelease
 from dedup.releases.services import dataset_release, release_finish
 
@@ -89,7 +89,12 @@ class Command(BaseCommand):
             when = dt.datetime.fromisoformat(text)
         except ValueError as exc:
             raise CommandError(f"--released-at {text!r} is not an ISO 8601 time.") from exc
-        return timezone.make_aware(when) if timezone.is_naive(when) else when
+        try:
+            return moment_storable(when, clamp=False)
+        except MomentOffCalendar as exc:
+            raise CommandError(
+                f"--released-at {text!r} falls outside years 1 to 9999 in UTC."
+            ) from exc
 
     def _actor(self, username):
         if not username:

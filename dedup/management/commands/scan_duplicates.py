@@ -5,8 +5,8 @@ import sys
 from datetime import datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
+from archive.moments import moment_storable
 from dedup.folder_audit import folder_report_build
 from dedup.report import report_build
 from dedup.report_formats import FORMATS, report_render
@@ -18,9 +18,9 @@ def _since(value: str) -> datetime:
         day = datetime.fromisoformat(value)
     except ValueError as exc:
         raise CommandError(f"--since {value!r} is not a date (YYYY-MM-DD).") from exc
-    if day.tzinfo is None:
-        day = timezone.make_aware(datetime.combine(day.date(), time()) if len(value) <= 10 else day)
-    return day
+    if day.tzinfo is None and len(value) <= 10:
+        day = datetime.combine(day.date(), time())
+    return moment_storable(day)
 
 
 class Command(BaseCommand):
