@@ -1,10 +1,12 @@
 """Writes of the dedup app: fingerprints and the candidate pairs they reveal."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from archive.actors import SYSTEM
@@ -342,37 +344,107 @@ def scan_record(*, report: dict, parameters: dict, actor=SYSTEM) -> ScanRun:
     return run
 
 
-def scan_incremental(*, actor=SYSTEM) -> ScanRun:
+# Fingerprints one claim of the rolling scan covers. Each chunk is looked up, judged and
+# recorded on its own (minutes at most, at millions of fingerprints), so several workers
+# share a backlog chunk by chunk and a worker that dies costs one chunk, not the backlog.
+SCAN_CHUNK = 1000
+# A claim still unfinished after this long belongs to a worker that died (django-q2 ends
+# a task after 600 s): the next scan takes it over.
+SCAN_LEASE = timedelta(minutes=10)
+# A scan claims no further chunk after this long, so its task ends within django-q2's
+# timeout; the next scheduled scan goes on where it stopped.
+SCAN_BUDGET = timedelta(minutes=5)
+_SCAN_CLAIMS = "keepsake.dedup.scan_incremental"
+
+
+def _scan_claims_lock() -> None:
+    # Claims are made one at a time, so each begins where the last one ended. SQLite
+    # serialises write transactions already (BEGIN IMMEDIATE, config.settings).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_SCAN_CLAIMS])
+
+
+@transaction.atomic
+def _scan_claim(*, chunk: int) -> ScanRun:
+    """Claim fingerprints for one rolling-scan worker: a dead worker's claim first, else
+    the next chunk after every claim made so far (an empty one when nothing is new)."""
+    _scan_claims_lock()
+    now = timezone.now()
+    runs = ScanRun.objects.filter(incremental=True)
+    abandoned = (
+        runs.filter(finished_at__isnull=True, started_at__lt=now - SCAN_LEASE)
+        .order_by("pk")
+        .first()
+    )
+    if abandoned is not None:
+        abandoned.started_at = now
+        abandoned.save(update_fields=["started_at"])
+        return abandoned
+    since = runs.aggregate(top=Max("high_water_fingerprint_id"))["top"] or 0
+    ids = Fingerprint.objects.filter(pk__gt=since).order_by("pk").values_list("pk", flat=True)
+    last = list(ids[:chunk])[-1:]
+    return ScanRun.objects.create(
+        incremental=True,
+        started_at=now,
+        parameters={
+            "since_fingerprint": since,
+            "k": verify_distance(),
+            "variant_k": variant_distance(),
+        },
+        high_water_fingerprint_id=last[0] if last else since,
+    )
+
+
+def _scan_pairs(run: ScanRun) -> tuple[dict[tuple[int, int], tuple[int, int]], int]:
+    """The candidate rule applied to every fingerprint of the claim: (pairs, fingerprints)."""
+    fresh = Fingerprint.objects.filter(
+        pk__gt=run.parameters["since_fingerprint"], pk__lte=run.high_water_fingerprint_id
+    ).order_by("pk")
+    pairs, seen = {}, []
+    for fingerprint in fresh.iterator(chunk_size=2000):
+        pairs.update(_near_pairs(fingerprint, own_variants=False))
+        seen.append(fingerprint)
+    pairs.update(own_variant_pairs(fingerprints=seen))
+    return pairs, len(seen)
+
+
+@audited
+def _scan_finish(
+    *, run: ScanRun, judged: list[DuplicateCandidate], pairs: int, checked: int, actor
+) -> ScanRun | None:
+    """Record the claim's candidates and close it; None when another scan took it over."""
+    claimed_at = run.started_at
+    run = ScanRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+    if run.finished_at is not None or run.started_at != claimed_at:
+        return None  # this worker outlived its lease: the claim's new owner records it
+    created = candidates_store(candidates=judged, found_by="rolling-scan", actor=actor)
+    run.recorded, run.finished_at = True, timezone.now()
+    run.summary = {"fingerprints": checked, "pairs": pairs, "new_pairs": len(created)}
+    run.save(update_fields=["recorded", "finished_at", "summary"])
+    audit_record(actor=actor, verb="scan.incremental", obj=run, after=run.summary)
+    return run
+
+
+def scan_incremental(*, actor=SYSTEM, chunk: int = SCAN_CHUNK) -> ScanRun:
     """Look up every fingerprint added since the last rolling scan and flag its matches.
 
     The ingest already checks each new file with the candidate rule (candidate_lookup),
     but two near duplicates ingested at the same moment cannot see each other before they
     commit, and the ingest leaves one direction of the variant search out. This sweep
-    applies the whole rule to every new fingerprint.
+    applies the whole rule to every new fingerprint, a claimed chunk at a time, so scans
+    running at once (several workers, a scan outlasting its schedule) never scan the same
+    fingerprint twice. Returns the last chunk's run.
     """
-    last = ScanRun.objects.filter(incremental=True).order_by("-high_water_fingerprint_id").first()
-    since = last.high_water_fingerprint_id if last else 0
-    fresh = Fingerprint.objects.filter(pk__gt=since).order_by("pk")
-    high_water, pairs, checked, seen = since, {}, 0, []
-    for fingerprint in fresh.iterator(chunk_size=2000):
-        high_water, checked = fingerprint.pk, checked + 1
-        pairs.update(_near_pairs(fingerprint, own_variants=False))
-        seen.append(fingerprint)
-    pairs.update(own_variant_pairs(fingerprints=seen))
-    judged = candidates_judge(pairs=pairs)
-    with audited():
-        created = candidates_store(candidates=judged, found_by="rolling-scan", actor=actor)
-        run = ScanRun.objects.create(
-            incremental=True,
-            recorded=True,
-            finished_at=timezone.now(),
-            parameters={
-                "since_fingerprint": since,
-                "k": verify_distance(),
-                "variant_k": variant_distance(),
-            },
-            high_water_fingerprint_id=high_water,
-            summary={"fingerprints": checked, "pairs": len(pairs), "new_pairs": len(created)},
+    deadline = timezone.now() + SCAN_BUDGET
+    while True:
+        run = _scan_claim(chunk=chunk)
+        pairs, checked = _scan_pairs(run)
+        # Judged outside any transaction: the judgement reads files.
+        judged = candidates_judge(pairs=pairs)
+        finished = _scan_finish(
+            run=run, judged=judged, pairs=len(pairs), checked=checked, actor=actor
         )
-        audit_record(actor=actor, verb="scan.incremental", obj=run, after=run.summary)
-    return run
+        run = finished or run
+        if checked < chunk or timezone.now() >= deadline:
+            return run
