@@ -1,11 +1,16 @@
 """The review queue in the admin: pending pairs, the compare screen, bulk confirm, undo."""
 
+import hashlib
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Count, Q
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from archive.admin import ReadOnlyAdmin, thumbnail_html
@@ -17,9 +22,11 @@ from dedup.models import Consolidation, DuplicateCandidate, Fingerprint, ScanRun
 from dedup.reclaimable import open_pairs_reclaimable
 from dedup.review import BULK_KINDS, Decision, candidate_decide, candidates_bulk_confirm
 from dedup.selectors import (
-    KIND_ORDER,
     OPEN_STATUSES,
+    QUEUE_CACHE_SECONDS,
     QUEUE_ORDER,
+    open_kind_counts,
+    queue_state,
     review_flags,
     review_involving,
 )
@@ -109,6 +116,31 @@ def _side_cell(asset, captured):
     )
 
 
+class QueuePaginator(Paginator):
+    """Counts the queue once per queue state when the page is filtered only by what that
+    state covers (kind and status); counting a million open pairs on every page costs more
+    than the page itself. Any other filter (collection, holds, search) is counted live."""
+
+    def __init__(self, *args, cacheable: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cacheable = cacheable
+
+    @cached_property
+    def count(self):
+        if not self.cacheable:
+            return super().count
+        query = hashlib.sha256(str(self.object_list.query).encode("utf-8")).hexdigest()
+        key = f"dedup:queue:count:{queue_state()}:{query}"
+        if (counted := cache.get(key)) is None:
+            counted = super().count
+            cache.set(key, counted, QUEUE_CACHE_SECONDS)
+        return counted
+
+
+# The changelist parameters whose effect on the count the queue state key covers.
+QUEUE_STATE_PARAMETERS = {"kind__exact", "state", "status__exact", "p", "o"}
+
+
 class ReviewChangeList(ChangeList):
     """Hold and publication flags for the rows of one page only: two queries per page."""
 
@@ -181,6 +213,12 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return ReviewChangeList
 
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        cacheable = set(request.GET) <= QUEUE_STATE_PARAMETERS
+        return QueuePaginator(
+            queryset, per_page, orphans, allow_empty_first_page, cacheable=cacheable
+        )
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
@@ -203,11 +241,10 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        open_pairs = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES)
-        counts = dict(open_pairs.values_list("kind").annotate(n=Count("pk")))
+        counts = open_kind_counts()
         extra_context = {
             **(extra_context or {}),
-            "kind_counts": [(k, counts.get(k, 0)) for k in KIND_ORDER],
+            "kind_counts": list(counts.items()),
             "open_total": sum(counts.values()),
             "reclaimable": open_pairs_reclaimable(),
         }

@@ -174,6 +174,20 @@ class DuplicateCandidate(models.Model):
                 fields=["status", "kind_rank", "phash_distance", "dhash_distance", "id"],
                 name="candidate_open_queue_order",
             ),
+            # The open queue (pending or deferred) in review order, whole and by kind: a
+            # page is read from the index in order instead of sorting every open pair.
+            models.Index(
+                fields=["kind_rank", "phash_distance", "dhash_distance", "id"],
+                condition=Q(status__in=["pending", "deferred"]),
+                name="candidate_open_order",
+            ),
+            models.Index(
+                fields=["kind", "kind_rank", "phash_distance", "dhash_distance", "id"],
+                condition=Q(status__in=["pending", "deferred"]),
+                name="candidate_open_kind_order",
+            ),
+            # The queue's state key (see dedup.selectors.queue_state).
+            models.Index(fields=["decided_at"], name="candidate_decided_at"),
         ]
         permissions = [("review_duplicates", "Can decide duplicate pairs and consolidate")]
 
@@ -209,6 +223,7 @@ class Consolidation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["undone_at"], name="consolidation_undone_at")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(undone_at__isnull=True) | Q(undone_by__isnull=False),

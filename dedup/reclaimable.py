@@ -14,11 +14,10 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
 
 from archive.models import Asset
 from archive.selectors import assets_frozen_among
-from dedup.selectors import GROUP_KINDS, group_components
+from dedup.selectors import GROUP_KINDS, group_components, queue_state
 
 EXCLUSIONS = {
     "look_alikes": "look-alike pairs (different photographs)",
@@ -94,11 +93,7 @@ def open_pairs_reclaimable(*, fresh: bool = False) -> dict:
     # The key changes with every new pair and every decision, so a page never shows a
     # figure from before the decision just made (holds and publications placed since
     # show within the minute).
-    state = DuplicateCandidate.objects.aggregate(
-        newest=Max("pk"), decided=Max("decided_at"), n=Count("pk")
-    )
-    decided = state["decided"].timestamp() if state["decided"] else 0
-    key = f"{CACHE_KEY}:{state['newest']}:{decided}:{state['n']}"
+    key = f"{CACHE_KEY}:{queue_state()}"
     if not fresh and (cached := cache.get(key)) is not None:
         return cached
     rows = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES).values_list(

@@ -2,7 +2,8 @@
 
 from collections.abc import Iterable
 
-from django.db.models import Q
+from django.core.cache import cache
+from django.db.models import Count, Max, Q
 
 from archive.models import Asset, AssetSource, CatalogueEntry
 from archive.selectors import assets_frozen_among, frozen_asset_ids
@@ -49,6 +50,32 @@ def published_bytes_ids(*, asset_ids: Iterable[int]) -> set[int]:
 KIND_ORDER = ["exact", "pixel", "derivative", "similar"]
 QUEUE_ORDER = ["kind_rank", "phash_distance", "dhash_distance", "pk"]
 OPEN_STATUSES = ["pending", "deferred"]
+QUEUE_CACHE_SECONDS = 60
+
+
+def queue_state() -> str:
+    """A key that changes with every new pair, decision and undo, read from three indexes.
+
+    Pairs are never deleted and their kind never changes, so the newest id, the latest
+    decision and the latest undo are enough; figures kept under this key are never from
+    before the decision just made.
+    """
+    from dedup.models import Consolidation
+
+    pairs = DuplicateCandidate.objects.aggregate(newest=Max("pk"), decided=Max("decided_at"))
+    undone = Consolidation.objects.aggregate(at=Max("undone_at"))["at"]
+    moments = [m.timestamp() if m else 0 for m in (pairs["decided"], undone)]
+    return f"{pairs['newest'] or 0}:{moments[0]}:{moments[1]}"
+
+
+def open_kind_counts() -> dict[str, int]:
+    """Open pairs (pending or deferred) per kind, counted once per queue state."""
+    key = f"dedup:queue:kinds:{queue_state()}"
+    if (counts := cache.get(key)) is None:
+        open_pairs = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES)
+        counts = dict(open_pairs.values_list("kind").annotate(n=Count("pk")))
+        cache.set(key, counts, QUEUE_CACHE_SECONDS)
+    return {kind: counts.get(kind, 0) for kind in KIND_ORDER}
 
 
 def review_flags(*, candidates: list) -> None:
