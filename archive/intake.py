@@ -23,6 +23,7 @@ deciding again with the same choice.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
@@ -50,8 +51,11 @@ Choice = IntakeItem.Choice
 
 
 def staging_key(*, sha256: str, image_format: str) -> str:
+    """A staging key of this upload's own: identical uploads held at once never share one,
+    so a decision on one can never delete the bytes another is still staging. (Items
+    staged before keys were per upload may share theirs; _staged_release still checks.)"""
     extension = EXTENSIONS.get(image_format, f".{image_format.lower() or 'bin'}")
-    return f"intake/{sha256[:2]}/{sha256}{extension}"
+    return f"intake/{sha256[:2]}/{sha256}-{secrets.token_hex(8)}{extension}"
 
 
 def intake_matches(*, fp: BinaryIO, analysis) -> list[dict]:

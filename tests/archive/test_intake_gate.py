@@ -208,13 +208,15 @@ def test_a_purged_target_cannot_receive_the_record(gate, curator):
     assert _staged_exists(item)
 
 
-def test_staged_bytes_shared_by_two_waiting_items_stay_until_both_are_decided(gate, curator):
+def test_identical_uploads_each_keep_their_own_staged_bytes_until_decided(gate, curator):
     original, item, copy = _held(gate)
     second = ingest_bytes(copy, collection=gate, path="again/a-small.jpg")
     other = IntakeItem.objects.get(pk=second.findings["intake_item"])
-    assert other.staged_key == item.staged_key
+    first_key = item.staged_key
+    assert other.staged_key != first_key, "identical uploads must not share staged bytes"
 
     intake_decide(item=item, choice="use_existing", reason="dup", actor=curator)
+    assert not storages[item.staged_alias].exists(first_key)
     assert storages[other.staged_alias].exists(other.staged_key)
 
     intake_decide(item=other, choice="store", reason="keep this one", actor=curator)
