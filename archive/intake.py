@@ -318,13 +318,7 @@ def _record_added(item: IntakeItem, target_id: int, actor) -> Asset:
         published=bool(item.entry_fields.get("published")),
     )
     with audited():
-        asset = asset_lock(target_id)
-        if asset.state == Asset.State.PURGED:
-            raise ArchiveError(
-                f"Asset {target_id} was purged since this upload arrived; store the upload "
-                "instead.",
-                code="conflict",
-            )
+        asset = _target_live(target_id, lock=True)
         status = _source_attach(
             asset=asset, collection=item.collection, path=item.path, entry=entry, actor=actor
         )
@@ -335,11 +329,18 @@ def _record_added(item: IntakeItem, target_id: int, actor) -> Asset:
 
 
 def _target_live(target_id: int, *, lock: bool = False) -> Asset:
-    """The matched asset, refused once purged: using it would discard the only copy left."""
+    """The matched asset, refused unless active: using a purged one would discard the only
+    copy left, and a quarantined one is due to be purged (with this upload's record on it)."""
     asset = asset_lock(target_id) if lock else Asset.objects.get(pk=target_id)
     if asset.state == Asset.State.PURGED:
         raise ArchiveError(
             f"Asset {target_id} was purged since this upload arrived; store the upload instead.",
+            code="conflict",
+        )
+    if asset.state != Asset.State.ACTIVE:
+        raise ArchiveError(
+            f"Asset {target_id} is in quarantine, due to be purged: using it would leave this "
+            "upload with no copy kept. Restore that asset first, or store the upload instead.",
             code="conflict",
         )
     return asset
@@ -423,9 +424,8 @@ def intake_decide(
                 verb="intake.used_existing",
                 actor=actor,
             )
-    except ArchiveError as exc:
-        if "purged" in exc.message:
-            _unclaim(item)
+    except ArchiveError:
+        _unclaim(item)  # the target left the archive, or another decision finished first
         raise
     return IntakeDecision(
         item, asset, f"Nothing stored: the existing record of asset {item.target_id} is used."

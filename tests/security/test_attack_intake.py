@@ -458,3 +458,26 @@ def test_a_broken_or_bomb_staged_file_gets_a_clear_answer_from_the_thumbnail(
     assert response.status_code in (200, 404, 422), response.status_code
     if response.status_code == 200:
         assert response["Content-Type"] == "image/jpeg"
+
+
+# --- A match that is leaving the archive ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("choice", ["use_existing", "add_record"])
+def test_a_quarantined_match_cannot_take_the_upload_in_its_place(collection, curators, choice):
+    """The matched asset went to quarantine (due to be purged) while the upload waited:
+    using it would leave the upload with no copy kept once the window closes."""
+    from retention.services import asset_quarantine
+
+    original, item, copy = _held(_gate(collection))
+    asset_quarantine(asset=original, reason="superseded", actor=curators[0])
+
+    with pytest.raises(ArchiveError, match="in quarantine"):
+        intake_decide(item=item, choice=choice, reason="same picture", actor=curators[0])
+
+    item.refresh_from_db()
+    assert item.status == IntakeItem.Status.WAITING
+    assert _staged(item) == copy
+    stored = intake_decide(item=item, choice="store", reason="keep it", actor=curators[1])
+    assert stored.asset.state == Asset.State.ACTIVE and stored.asset.sha256 == item.sha256
