@@ -240,6 +240,9 @@ KEEPSAKE_RESTORE_WINDOW_DAYS = int(os.environ.get("KEEPSAKE_RESTORE_WINDOW_DAYS"
 # collection, then one holding published bytes, then the first of these rules that
 # separates the copies decides (pixels, quality, size, lossless, original, metadata,
 # earliest).
+# Up to this many open pairs the review queue computes its reclaimable figure per page;
+# above, a worker does (dedup.tasks.reclaimable_refresh_task) and pages show its time.
+KEEPSAKE_RECLAIMABLE_LIVE_PAIRS = int(os.environ.get("KEEPSAKE_RECLAIMABLE_LIVE_PAIRS", "20000"))
 KEEPSAKE_CANONICAL_RULES = env_list(
     "KEEPSAKE_CANONICAL_RULES", "pixels,quality,size,lossless,original,metadata,earliest"
 )

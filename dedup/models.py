@@ -309,3 +309,21 @@ class DatasetRelease(models.Model):
     @property
     def record_count(self) -> int:
         return sum(len(item["metadata"]["records"]) for item in self.items)
+
+
+class ReclaimableFigure(models.Model):
+    """The open queue's reclaimable figure as last computed in the background.
+
+    Above a size (KEEPSAKE_RECLAIMABLE_LIVE_PAIRS open pairs) a page cannot compute it while
+    the curator waits; a worker does, and pages show this row with the time it was made.
+    """
+
+    state = models.CharField(max_length=120, help_text="the queue state it was computed for")
+    figure = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-computed_at", "-pk"]
+
+    def __str__(self):
+        return f"reclaimable figure of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from archive.models import Asset
 from archive.selectors import assets_frozen_among
-from dedup.selectors import GROUP_KINDS, group_components, queue_state
+from dedup.selectors import GROUP_KINDS, group_components, open_kind_counts, queue_state
 
 EXCLUSIONS = {
     "look_alikes": "look-alike pairs (different photographs)",
@@ -80,26 +81,64 @@ def _excluded_because(fact, held: set[int]) -> str:
 
 
 # The queue and the dashboard show the open pairs' figure on every page; it reads every
-# open pair, so it is computed at most once a minute per process.
+# open pair, so it is computed at most once per queue state and minute per process, and
+# above KEEPSAKE_RECLAIMABLE_LIVE_PAIRS open pairs only by a worker (reclaimable_refresh).
 CACHE_SECONDS = 60
 CACHE_KEY = "dedup:reclaimable:open"
+REFRESH_THROTTLE_KEY = "dedup:reclaimable:refresh-asked"
+REFRESH_THROTTLE_SECONDS = 300
 
 
-def open_pairs_reclaimable(*, fresh: bool = False) -> dict:
-    """The figure for the review queue's open pairs (pending or deferred)."""
+def _computed(state: str) -> dict:
     from dedup.models import DuplicateCandidate
     from dedup.selectors import OPEN_STATUSES
 
-    # The key changes with every new pair and every decision, so a page never shows a
-    # figure from before the decision just made (holds and publications placed since
-    # show within the minute).
-    key = f"{CACHE_KEY}:{queue_state()}"
-    if not fresh and (cached := cache.get(key)) is not None:
-        return cached
     rows = DuplicateCandidate.objects.filter(status__in=OPEN_STATUSES).values_list(
         "asset_a", "asset_b", "kind"
     )
     figure = reclaimable_summary(pairs=rows.iterator(chunk_size=5000))
     figure.pop("freed")  # a page needs the totals, not every id
-    cache.set(key, figure, CACHE_SECONDS)
+    figure.update(as_of=timezone.now().isoformat(timespec="seconds"), stale=False)
+    cache.set(f"{CACHE_KEY}:{state}", figure, CACHE_SECONDS)
     return figure
+
+
+def reclaimable_refresh() -> dict:
+    """Compute the figure for the queue as it is now and keep it for the pages (a worker's
+    job at scale); older figures are dropped."""
+    from dedup.models import ReclaimableFigure
+
+    state = queue_state()
+    figure = _computed(state)
+    kept = ReclaimableFigure.objects.create(state=state, figure=figure)
+    ReclaimableFigure.objects.filter(computed_at__lt=kept.computed_at).delete()
+    cache.delete(REFRESH_THROTTLE_KEY)
+    return figure
+
+
+def open_pairs_reclaimable(*, fresh: bool = False) -> dict | None:
+    """The figure for the review queue's open pairs (pending or deferred).
+
+    Computed here while the queue is small (the key changes with every new pair, decision
+    and undo, so a page never shows a figure from before the decision just made; holds and
+    publications placed since show within the minute). Above the live limit: the figure a
+    worker last computed, marked stale if the queue changed since (a refresh is queued), or
+    None until the first one is made.
+    """
+    from dedup.models import ReclaimableFigure
+
+    state = queue_state()
+    if not fresh and (cached := cache.get(f"{CACHE_KEY}:{state}")) is not None:
+        return cached
+    if fresh or sum(open_kind_counts().values()) <= settings.KEEPSAKE_RECLAIMABLE_LIVE_PAIRS:
+        return _computed(state)
+    last = ReclaimableFigure.objects.first()
+    if last is None or last.state != state:
+        if cache.add(REFRESH_THROTTLE_KEY, True, REFRESH_THROTTLE_SECONDS):
+            from django_q.tasks import async_task
+
+            async_task("dedup.tasks.reclaimable_refresh_task")
+            last = ReclaimableFigure.objects.first()  # made already when tasks run inline
+    if last is None:
+        return None
+    return {**last.figure, "stale": last.state != state}

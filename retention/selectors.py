@@ -72,7 +72,16 @@ def _duplicates() -> dict:
     # app's read, imported here so retention loads without dedup's models).
     from dedup.reclaimable import open_pairs_reclaimable
 
-    figure = open_pairs_reclaimable()
+    # None while a worker computes the first figure of a large queue.
+    figure = open_pairs_reclaimable() or {
+        "bytes": 0,
+        "excluded": {
+            name: {"assets": 0, "bytes": 0} for name in ("held", "reference", "kept_for_ever")
+        },
+        "excludes": [],
+        "look_alike_pairs": 0,
+        "stale": True,
+    }
     quarantined = quarantine_open().aggregate(n=Count("pk"), bytes=Sum("asset__size"))
     return {
         "pending_pairs": sum(by_kind.values()),
@@ -81,6 +90,7 @@ def _duplicates() -> dict:
         "reclaimable_excluded": figure["excluded"],
         "reclaimable_excludes": figure["excludes"],
         "look_alike_pairs": figure["look_alike_pairs"],
+        "reclaimable_stale": figure.get("stale", False),
         "quarantined_count": quarantined["n"],
         "reclaimable_after_window": quarantined["bytes"] or 0,
     }

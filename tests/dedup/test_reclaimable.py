@@ -114,3 +114,59 @@ def test_report_dashboard_and_queue_show_one_figure(archive, client, django_user
     shown = page.split("Reclaimable if the open pairs are confirmed:")[1].split("</b>")[0]
     assert filesizeformat(figure["bytes"]) in shown.replace("&nbsp;", "\xa0")
     assert "look-alike pair" in page and "held" in page
+
+
+def _totals(figure):
+    return {k: figure[k] for k in ("bytes", "assets", "look_alike_pairs", "excluded")}
+
+
+def test_a_large_queue_shows_the_figure_a_worker_made_and_says_when_it_is_stale(
+    archive, client, django_user_model, settings, monkeypatch
+):
+    from django_q import tasks
+
+    from dedup.models import DuplicateCandidate, ReclaimableFigure
+    from dedup.reclaimable import open_pairs_reclaimable
+    from dedup.review import Decision, candidate_decide
+    from tests.archive.people import role_member
+
+    plain = collection_get_or_create(name="Plain")
+    for seed, size in ((40, (320, 240)), (43, (300, 220))):
+        ingest_bytes(
+            image_bytes(make_scene(seed).resize(size), quality=95),
+            collection=plain,
+            path=f"{seed}.jpg",
+        )
+    assert DuplicateCandidate.objects.filter(status="pending").count() >= 2
+    settings.KEEPSAKE_RECLAIMABLE_LIVE_PAIRS = 0  # every queue is "large"
+    client.force_login(django_user_model.objects.create_superuser("boss", password="x"))
+    queued = []
+    monkeypatch.setattr(tasks, "async_task", lambda name, *a, **k: queued.append(name))
+
+    # No worker has run yet: the page says the figure is on its way, a refresh is queued.
+    page = client.get("/admin/dedup/duplicatecandidate/").content.decode()
+    assert "being computed in the background" in page
+    assert queued == ["dedup.tasks.reclaimable_refresh_task"]
+
+    # The worker runs: pages show its figure, equal to one computed on the spot.
+    from dedup.tasks import reclaimable_refresh_task
+
+    reclaimable_refresh_task()
+    shown = open_pairs_reclaimable()
+    assert not shown["stale"] and _totals(shown) == _totals(open_pairs_reclaimable(fresh=True))
+
+    # A decision changes the queue: the old figure is shown, marked stale, one refresh asked.
+    pair = DuplicateCandidate.objects.filter(status="pending").first()
+    candidate_decide(candidate=pair, decision=Decision.DEFER, actor=role_member("Archivist", "arc"))
+    stale = open_pairs_reclaimable()
+    assert stale["stale"] and _totals(stale) == _totals(shown)
+    open_pairs_reclaimable()
+    assert queued == ["dedup.tasks.reclaimable_refresh_task"] * 2, "refreshes are throttled"
+    assert (
+        "before the latest decisions"
+        in client.get("/admin/dedup/duplicatecandidate/").content.decode()
+    )
+
+    reclaimable_refresh_task()
+    assert not open_pairs_reclaimable()["stale"]
+    assert ReclaimableFigure.objects.count() == 1
