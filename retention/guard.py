@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from archive.errors import ArchiveError
 from archive.licensing import licence_conflict_unresolved
+from archive.lifecycle import assets_lock
 from archive.models import Asset, CatalogueEntry
-from archive.selectors import asset_active_holds
+from archive.selectors import asset_active_holds, asset_family
 from retention.models import DispositionItem, PendingMove, QuarantineRecord
 from retention.policies import policies_matching
 
@@ -142,6 +143,20 @@ def disposition_blockers(*, asset: Asset, action: str) -> list[Blocker]:
     """Every reason action ("move", "quarantine" or "purge") may not happen to asset now."""
     action = Action(action)
     return _hold_blockers(asset) + _retention_blockers(asset, action)
+
+
+def asset_family_lock(asset_or_id) -> Asset:
+    """Lock an asset for a guarded action, its whole family with it, in primary-key order.
+
+    The hold check share-locks every member of the family (archive.holds), so a hold placed
+    meanwhile on any of them waits. Locking the asset alone first would let two actions on
+    two members (enforcement quarantining or purging both duplicates a canonical replaced)
+    each hold its own asset and wait for the other's: a deadlock. Taking the family's locks
+    up front, in the global order, makes the second action wait for the first instead.
+    """
+    asset_id = asset_or_id if isinstance(asset_or_id, int) else asset_or_id.pk
+    family = asset_family(asset_ids=Asset.objects.filter(pk=asset_id).values("pk"))
+    return assets_lock({asset_id, *family.values_list("pk", flat=True)})[asset_id]
 
 
 def retention_asset_guard(*, asset: Asset, action: str, actor) -> None:

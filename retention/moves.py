@@ -51,6 +51,7 @@ from archive.holds import LegalHoldRefused, hold_refusals_audited
 from archive.lifecycle import Transition, asset_lock, asset_transition, assets_lock, guard_check
 from archive.models import Asset
 from archive.storage import digest_file, file_save
+from retention.guard import asset_family_lock
 from retention.models import PendingMove
 
 # A worker owns a claimed move this long (django-q2 times a task out after 600 s).
@@ -161,7 +162,7 @@ def _switch_apply(move: PendingMove, asset: Asset, actor, intent: dict | None) -
 @audited
 def move_switch(move: PendingMove, *, actor, intent: dict | None = None) -> str:
     """Point the asset at the verified destination: one audited lifecycle transition."""
-    asset = asset_lock(move.asset_id)
+    asset = asset_family_lock(move.asset_id)
     move.refresh_from_db()
     if move.step != PendingMove.Step.COPIED:
         return move.step
@@ -330,7 +331,7 @@ def move_run(move: PendingMove, *, actor, intent: dict | None = None) -> str:
 
 @audited
 def _move_start(*, asset: Asset, to_alias: str, actor) -> PendingMove | None:
-    asset = asset_lock(asset)
+    asset = asset_family_lock(asset)
     if asset.storage_alias == to_alias:
         return None
     guard_check(asset=asset, action="move", actor=actor)

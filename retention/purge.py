@@ -22,9 +22,10 @@ from archive.actors import SYSTEM, actor_require, actor_user
 from archive.audit import audit_record, audited
 from archive.errors import ArchiveError
 from archive.holds import hold_refusals_audited
-from archive.lifecycle import Transition, asset_lock, asset_transition, assets_lock
+from archive.lifecycle import Transition, asset_transition, assets_lock
 from archive.models import Asset
 from retention.certificates import certificate_after_purge, certificates_batched
+from retention.guard import asset_family_lock
 from retention.models import DispositionItem, DispositionRequest, PendingMove, QuarantineRecord
 from retention.moves import move_source_delete_on_commit
 
@@ -144,7 +145,7 @@ def _tombstone(asset: Asset, item: DispositionItem, actor) -> PendingMove:
 @audited
 def disposition_item_execute(*, item: DispositionItem, actor) -> str:
     """Purge one asset of an approved request, if the guard lets it; idempotent."""
-    asset = asset_lock(item.asset_id)
+    asset = asset_family_lock(item.asset_id)
     item = (
         DispositionItem.objects.select_for_update(no_key=True)
         .select_related("request")

@@ -38,6 +38,7 @@ from archive.holds import hold_refusals_audited
 from archive.lifecycle import Transition, asset_lock, asset_transition, guard_check
 from archive.models import Asset, AuditEvent
 from archive.selectors import asset_is_frozen
+from retention.guard import asset_family_lock
 from retention.models import PendingMove, QuarantineRecord
 from retention.moves import move_open, move_run
 from retention.policies import quarantine_window_days
@@ -127,7 +128,7 @@ def quarantine_switch(
 
 @audited
 def _quarantine_open(*, asset: Asset, actor, intent: dict) -> PendingMove | QuarantineRecord:
-    asset = asset_lock(asset)
+    asset = asset_family_lock(asset)
     guard_check(asset=asset, action="quarantine", actor=actor)
     if asset.storage_alias == Asset.Tier.QUARANTINE:
         # The bytes are there already (a held asset restored in place): nothing to copy.
