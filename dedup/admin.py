@@ -136,6 +136,19 @@ class QueuePaginator(Paginator):
             cache.set(key, counted, QUEUE_CACHE_SECONDS)
         return counted
 
+    def page(self, number):
+        """A page in two steps: the page's ids from the queue's own index (the rows skipped
+        before a deep page are read there only, never joined to their assets), then those
+        rows with both sides. An OFFSET over the joined query costs two asset lookups for
+        every skipped pair: 2,450 of them on page 50."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
+
 
 # The changelist parameters whose effect on the count the queue state key covers.
 QUEUE_STATE_PARAMETERS = {"kind__exact", "state", "status__exact", "p", "o"}
