@@ -323,51 +323,78 @@ def _copy_text(cursor, sql: str, lines) -> None:
         copy.write("".join(buffer))
 
 
+def _indexes_dropped(admin, tables: tuple[str, ...]) -> list[str]:
+    """Drop the tables' indexes that no constraint owns and return their definitions: a
+    bulk load then writes the heap only and each index is built once, sorted, instead of
+    taking ten million random insertions (about five times faster at 10 M rows)."""
+    rows = admin.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        [list(tables)],
+    ).fetchall()
+    for name, _ in rows:
+        admin.execute(f"DROP INDEX {name}")
+    return [definition for _, definition in rows]
+
+
 def fingerprints_load(codes: np.ndarray) -> None:
-    """COPY one active asset and one fingerprint per code (ids 1..n), then VACUUM ANALYZE
-    so the lookup's index-only scans see an up-to-date visibility map."""
+    """COPY one active asset and one fingerprint per code (ids 1..n) with the tables' own
+    indexes dropped and rebuilt after, and foreign-key and row triggers off for the load
+    only (session_replication_role, as a restore does), then VACUUM ANALYZE so the
+    lookup's index-only scans see an up-to-date visibility map."""
+    import psycopg
     from django.db import connection
 
     from archive.services import collection_get_or_create
     from dedup.imaging import HASH_VERSION
 
     collection = collection_get_or_create(name="Rehearsal").pk
+    connection.close()
     signed = codes.view(np.int64).tolist()
     bands = [((codes >> np.uint64(48 - 16 * b)) & np.uint64(0xFFFF)).tolist() for b in range(4)]
     n = codes.size
-    raw = connection.connection
-    with raw.cursor() as cursor:
-        _copy_text(
-            cursor,
-            "COPY archive_asset (id, sha256, size, format, width, height, colour_mode, "
-            "frame_count, storage_alias, storage_key, state, role, collection_id, "
-            "original_path, original_filename, ingested_at, exif) FROM STDIN",
-            (
-                f"{i + 1}\t{i:064x}\t1\tJPEG\t1\t1\tRGB\t1\thot\tr/{i}\tactive\toriginal\t"
-                f"{collection}\tr/{i}.jpg\t{i}.jpg\t2026-01-01T00:00:00Z\t{{}}\n"
-                for i in range(n)
-            ),
-        )
-        _copy_text(
-            cursor,
-            "COPY dedup_fingerprint (id, asset_id, sha256, phash, dhash, phash_b0, phash_b1, "
-            "phash_b2, phash_b3, low_information, pixel_sha256, hash_version, error, "
-            "computed_at) FROM STDIN",
-            (
-                f"{i + 1}\t{i + 1}\t{i:064x}\t{signed[i]}\t{signed[i]}\t{bands[0][i]}\t"
-                f"{bands[1][i]}\t{bands[2][i]}\t{bands[3][i]}\tf\t\t{HASH_VERSION}\t\t"
-                "2026-01-01T00:00:00Z\n"
-                for i in range(n)
-            ),
-        )
-        cursor.execute("SELECT setval('archive_asset_id_seq', %s)", [n])
-        cursor.execute("SELECT setval('dedup_fingerprint_id_seq', %s)", [n])
-    raw.commit()
-    raw.autocommit = True
-    with raw.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE archive_asset")
-        cursor.execute("VACUUM ANALYZE dedup_fingerprint")
-    raw.autocommit = False
+    tables = ("archive_asset", "dedup_fingerprint")
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=PG["port"],
+        user="postgres",
+        dbname=connection.settings_dict["NAME"],
+        autocommit=True,
+    ) as admin:
+        admin.execute("SET session_replication_role = replica")
+        admin.execute("SET maintenance_work_mem = '1GB'")
+        definitions = _indexes_dropped(admin, tables)
+        with admin.transaction(), admin.cursor() as cursor:
+            _copy_text(
+                cursor,
+                "COPY archive_asset (id, sha256, size, format, width, height, colour_mode, "
+                "frame_count, storage_alias, storage_key, state, role, collection_id, "
+                "original_path, original_filename, ingested_at, exif) FROM STDIN",
+                (
+                    f"{i + 1}\t{i:064x}\t1\tJPEG\t1\t1\tRGB\t1\thot\tr/{i}\tactive\toriginal\t"
+                    f"{collection}\tr/{i}.jpg\t{i}.jpg\t2026-01-01T00:00:00Z\t{{}}\n"
+                    for i in range(n)
+                ),
+            )
+            _copy_text(
+                cursor,
+                "COPY dedup_fingerprint (id, asset_id, sha256, phash, dhash, phash_b0, "
+                "phash_b1, phash_b2, phash_b3, low_information, pixel_sha256, hash_version, "
+                "error, computed_at) FROM STDIN",
+                (
+                    f"{i + 1}\t{i + 1}\t{i:064x}\t{signed[i]}\t{signed[i]}\t{bands[0][i]}\t"
+                    f"{bands[1][i]}\t{bands[2][i]}\t{bands[3][i]}\tf\t{i:064x}\t"
+                    f"{HASH_VERSION}\t\t2026-01-01T00:00:00Z\n"
+                    for i in range(n)
+                ),
+            )
+            cursor.execute("SELECT setval('archive_asset_id_seq', %s)", [n])
+            cursor.execute("SELECT setval('dedup_fingerprint_id_seq', %s)", [n])
+        for definition in definitions:
+            admin.execute(definition)
+        for table in tables:
+            admin.execute(f"VACUUM ANALYZE {table}")
 
 
 def fig_lookup(args, dist: str) -> dict:
