@@ -31,6 +31,9 @@ Figures (the numbers follow issue 16):
     requests/s, so at scale S3 would measure moto, not Keepsake);
  7. audit export (JSON lines) and verification of E events: events/s and peak RSS.
 
+KEEPSAKE_REHEARSAL_PROFILE=DIR makes each worker of figure 6 write a cProfile of its run to
+DIR/worker-PID.prof (`python -m pstats FILE`), to see where an enforcement step goes.
+
 The clustered distribution: the pHashes of the photos bundled with scikit-image (the ones
 bench/bench_fingerprint.py uses) are the seeds; cluster centres are seeds with each bit
 flipped with probability --centre-noise (0.30), and each centre has --cluster-size (4)
@@ -1147,7 +1150,18 @@ def _enforce_attempted(result: str) -> int:
 
 def _retention_child(env: dict, seconds: float, start, out) -> None:
     try:
-        _retention_worker(env, seconds, start, out)
+        profile_dir = os.environ.get("KEEPSAKE_REHEARSAL_PROFILE")
+        if not profile_dir:
+            _retention_worker(env, seconds, start, out)
+            return
+        # A profile of each worker (read with `python -m pstats FILE`), for finding
+        # where an enforcement step spends its time.
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.runcall(_retention_worker, env, seconds, start, out)
+        Path(profile_dir).mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(str(Path(profile_dir) / f"worker-{os.getpid()}.prof"))
     except BaseException as exc:
         out.put({"error": f"{type(exc).__name__}: {exc}"})
         raise
