@@ -19,7 +19,9 @@ Figures (the numbers follow issue 16):
     its own process, same pairs as brute force on a sample;
  3. whole ingest of 12 MP JPEGs (`manage.py ingest --workers 1`, S3, PostgreSQL) per core
     against plain imagehash.phash(Image.open(p)) in the same run;
- 4. ingest and review decisions through django-q2 (Redis broker, S3) with 1, 2, 4 workers;
+ 4. ingest and review decisions through django-q2 (Redis broker, S3) with 1, 2, 4 workers,
+    --worker-rounds rounds each in a balanced order, medians; during the decisions it
+    samples pg_stat_activity for backends waiting on a lock and the table they ask for;
  5. the review queue at M pending pairs (bench/bench_queue.py's pages);
  6. retention enforcement over N due assets and the rolling scan over M new fingerprints,
     W worker processes at once, each calling the scheduled tasks' entry points
@@ -45,11 +47,13 @@ near-duplicate clusters.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import io
 import json
 import multiprocessing
 import os
+import re
 import resource
 import shutil
 import signal
@@ -626,7 +630,7 @@ def decide_task(candidate_id: int, username: str) -> str:
     return "decided"
 
 
-def _q_round(args, workers: int) -> tuple[float, float]:
+def _q_round(args, workers: int, number: int) -> tuple[float, float, float, dict]:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django_q.brokers import get_broker
@@ -637,7 +641,7 @@ def _q_round(args, workers: int) -> tuple[float, float]:
     from dedup.models import DuplicateCandidate
 
     files = jpegs(args)
-    name = f"workers{workers}"
+    name = f"workers{workers}r{number}"
     url = database_create(name)
     collection = collection_get_or_create(name="Rehearsal")
     get_user_model().objects.create_superuser("curator", "curator@example.org", "x-rehearsal")
@@ -649,6 +653,9 @@ def _q_round(args, workers: int) -> tuple[float, float]:
         "KEEPSAKE_REDIS_URL": REDIS,
         "KEEPSAKE_Q_WORKERS": str(workers),
         "PYTHONPATH": f"{BENCH}{os.pathsep}{ROOT}",
+        # The cluster as docs/deploy.md configures workers (unless the caller says otherwise).
+        "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "60"),
+        "KEEPSAKE_Q_SAVE_LIMIT": os.environ.get("KEEPSAKE_Q_SAVE_LIMIT", "0"),
     }
     broker = get_broker()  # one cluster name (it salts the task signatures), rounds in turn
 
@@ -658,9 +665,23 @@ def _q_round(args, workers: int) -> tuple[float, float]:
             raise RuntimeError(f"{func} failed in the cluster: {failed.result}")
         return Success.objects.filter(func=func).count()
 
-    def wait(func: str, count: int) -> None:
+    def lock_waits() -> tuple[int, list[str]]:
+        """The round's busy backends now, and the tables those waiting on a lock ask for."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT wait_event_type = 'Lock', query FROM pg_stat_activity "
+                "WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()",
+                [name],
+            )
+            rows = cursor.fetchall()
+        waiting = [re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', q or "") for lock, q in rows if lock]
+        return len(rows), [m.group(1) if m else "?" for m in waiting]
+
+    def wait(func: str, count: int, samples: list | None = None) -> None:
         done, moved = 0, time.monotonic()
         while (now := finished(func)) < count:
+            if samples is not None:
+                samples.append(lock_waits())
             if now > done:
                 done, moved = now, time.monotonic()
             if time.monotonic() - moved > 120 or cluster.poll() is not None:
@@ -706,23 +727,62 @@ def _q_round(args, workers: int) -> tuple[float, float]:
         start = time.perf_counter()
         for pk in pending:
             async_task("rehearsal.decide_task", pk, "curator", broker=broker)
-        wait("rehearsal.decide_task", len(pending))
+        samples: list[tuple[int, list[str]]] = []
+        wait("rehearsal.decide_task", len(pending), samples)
         decide = len(pending) / (time.perf_counter() - start)
     finally:
         cluster.terminate()
         cluster.wait(timeout=60)
-    return ingest, decide
+    # Of the backends seen busy during the decisions (sampled every 50 ms), the share
+    # waiting on a lock, and the table the waiting statements ask for.
+    busy = sum(b for b, _ in samples)
+    tables = collections.Counter(t for _, waiting in samples for t in waiting)
+    return ingest, decide, (sum(tables.values()) / busy if busy else 0.0), tables
+
+
+# Rounds of figure 4 in a balanced order (1, 2, 4, then 4, 2, 1, ...), so a drift of the
+# machine's speed during the run, or the first round's cold caches, weighs on every worker
+# count alike; each figure is the median of its rounds.
+def _round_order(repeats: int) -> list[int]:
+    order = []
+    for number in range(repeats):
+        order += [1, 2, 4] if number % 2 == 0 else [4, 2, 1]
+    return order
+
+
+def _shares(counts: collections.Counter) -> list[tuple[str, float]]:
+    total = sum(counts.values())
+    return [(key, n / total) for key, n in counts.most_common()] if total else []
 
 
 def fig_workers(args) -> dict:
-    rates = {w: _q_round(args, w) for w in (1, 2, 4)}
-    ingest_ratio = rates[2][0] / rates[1][0]
-    decide_ratio = rates[2][1] / rates[1][1]
-    shown = "; ".join(f"{w}: {i:.1f} files/s, {d:.0f} decisions/s" for w, (i, d) in rates.items())
+    rates: dict[int, list[tuple]] = {1: [], 2: [], 4: []}
+    for number, workers in enumerate(_round_order(args.worker_rounds)):
+        rates[workers].append(_q_round(args, workers, number))
+    median = {
+        w: tuple(float(np.median([r[i] for r in rs])) for i in range(3)) for w, rs in rates.items()
+    }
+    ingest_ratio = median[2][0] / median[1][0]
+    decide_ratio = median[2][1] / median[1][1]
+    shown = "; ".join(
+        f"{w}: {i:.1f} files/s, {d:.0f} decisions/s ({lock:.0%} of busy backends on a lock)"
+        for w, (i, d, lock) in median.items()
+    )
+    spread = "; ".join(
+        f"{w}: " + ", ".join(f"{i:.1f}/{d:.0f}" for i, d, *_ in rs) for w, rs in rates.items()
+    )
+    waited = collections.Counter()
+    for rs in rates.values():
+        for *_, tables in rs:
+            waited.update(tables)
+    on = ", ".join(f"{table} {share:.0%}" for table, share in _shares(waited))
     return {
         "scale": f"{args.files} 12 MP JPEGs and {args.decisions} decisions per round, "
-        f"Redis broker, S3, PostgreSQL, {os.cpu_count()} cores",
-        "result": f"{shown}; 2 vs 1: ingest {ingest_ratio:.2f}×, decisions {decide_ratio:.2f}×",
+        f"{args.worker_rounds} rounds per worker count, Redis broker, S3, PostgreSQL, "
+        f"{os.cpu_count()} cores",
+        "result": f"medians {shown}; 2 vs 1: ingest {ingest_ratio:.2f}×, decisions "
+        f"{decide_ratio:.2f}× (rounds, files/s / decisions/s: {spread}; lock waits during "
+        f"decisions by table asked for: {on or 'none'})",
         "goal": "2 workers ≥ 1.8× one",
         "met": ingest_ratio >= 1.8 and decide_ratio >= 1.8,
     }
@@ -1517,6 +1577,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=None, help="E of figure 7 (default N)")
     parser.add_argument("--files", type=int, default=24, help="12 MP JPEGs (figures 3, 4)")
     parser.add_argument("--decisions", type=int, default=200, help="per round of figure 4")
+    parser.add_argument(
+        "--worker-rounds", type=int, default=3, help="rounds per worker count of figure 4"
+    )
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--exact-sample", type=int, default=50)
     parser.add_argument("--pair-sample", type=int, default=200)

@@ -267,7 +267,10 @@ Q_CLUSTER = {
     "retry": 720,
     "max_attempts": 3,
     "catch_up": False,
-    "save_limit": 1000,
+    # Keep every result: django-q2 enforces a positive limit in its one monitor process by
+    # locking and reading every kept result on each finished task, which serialises the
+    # whole cluster. config.task_results prunes old results daily instead.
+    "save_limit": int(os.environ.get("KEEPSAKE_Q_SAVE_LIMIT", "0")),
     "sync": env_bool("KEEPSAKE_Q_SYNC", False),
 }
 # The only task paths a Schedule may name (config.admin_tasks refuses any other, so no
@@ -281,6 +284,7 @@ KEEPSAKE_SCHEDULABLE_TASKS = frozenset(
         "retention.tasks.quarantine_reminders_task",
         "retention.tasks.moves_resume_task",
         "archive.checkpoints.checkpoint_seal_task",
+        "config.task_results.task_results_prune_task",
         "retention.tasks.campaign_snapshots_task",
         "retention.tasks.certificates_missing_task",
     }
@@ -330,7 +334,15 @@ KEEPSAKE_SCHEDULES = [
         "func": "retention.tasks.certificates_missing_task",
         "minutes": 24 * 60,
     },
+    {
+        "name": "remove old task results",
+        "func": "config.task_results.task_results_prune_task",
+        "minutes": 24 * 60,
+    },
 ]
+# How long finished tasks' results stay (config.task_results, daily).
+KEEPSAKE_Q_KEEP_SUCCESS_DAYS = int(os.environ.get("KEEPSAKE_Q_KEEP_SUCCESS_DAYS", "14"))
+KEEPSAKE_Q_KEEP_FAILURE_DAYS = int(os.environ.get("KEEPSAKE_Q_KEEP_FAILURE_DAYS", "90"))
 
 # --- Audit checkpoints (archive/checkpoints.py) -----------------------------------------
 # The Ed25519 key that signs checkpoints: PEM text, or a file (made, mode 600, on first
