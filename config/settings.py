@@ -252,6 +252,15 @@ KEEPSAKE_NEAR_DISTANCE = int(os.environ.get("KEEPSAKE_NEAR_DISTANCE", "10"))
 # The rolling scan looks further (heavy crops land at 11-16) but keeps such a pair only
 # when the judgement finds the same picture (exact, pixel or derivative).
 KEEPSAKE_VERIFY_DISTANCE = int(os.environ.get("KEEPSAKE_VERIFY_DISTANCE", "16"))
+# From this many fingerprints a process answers
+# main-hash lookups from an in-memory index (dedup.lookup_memory; ~55 bytes a fingerprint,
+# loaded in ~10 s at 10 M); 0 keeps every lookup in the database.
+KEEPSAKE_LOOKUP_MEMORY_FROM = int(os.environ.get("KEEPSAKE_LOOKUP_MEMORY_FROM", "1000000"))
+# A fingerprint change must commit within this many seconds of its computed_at (and the
+# machines' clocks agree within it) for every in-memory index to see it.
+KEEPSAKE_LOOKUP_MEMORY_SLACK_SECONDS = int(
+    os.environ.get("KEEPSAKE_LOOKUP_MEMORY_SLACK_SECONDS", "60")
+)
 
 # PostgreSQL-only covering indexes (INCLUDE) are plain indexes elsewhere; that is intended.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]

@@ -7,15 +7,21 @@ in at least k + 1 bits). For k = 10 the radii are 1, 2, 2, 2 rather than 2 on ev
 which saves a quarter of the probes. Verifying the full distance then finds exactly what a
 brute-force scan finds. Every worker queries the same
 tables, so there is no private index to drift.
+
+Past KEEPSAKE_LOOKUP_MEMORY_FROM searchable fingerprints a process answers main-hash
+lookups from its own in-memory index instead (dedup.lookup_memory), which re-reads from
+these tables what it found and what changed since it was loaded.
 """
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
 from dedup import mih
 from dedup.imaging import signed64
+from dedup.lookup_memory import memory_near_lookup
 from dedup.models import BAND_COUNT
 
 MASK64 = (1 << 64) - 1
@@ -81,6 +87,19 @@ def near_lookup(*, phash: int, k: int, table: str = MAIN) -> dict[int, int]:
     table=VARIANTS probes the variant hashes instead: the distance is then the nearest of
     the asset's variants.
     """
+    if not 0 <= k <= 64:
+        raise ValueError("k must be between 0 and 64")
+    if table == MAIN:
+        found = memory_near_lookup(
+            phash=phash & MASK64, k=k, index_k=settings.KEEPSAKE_VERIFY_DISTANCE
+        )
+        if found is not None:
+            return found
+    return database_near_lookup(phash=phash, k=k, table=table)
+
+
+def database_near_lookup(*, phash: int, k: int, table: str = MAIN) -> dict[int, int]:
+    """near_lookup from the band indexes of the database alone."""
     if not 0 <= k <= 64:
         raise ValueError("k must be between 0 and 64")
     signed_query = signed64(phash & MASK64)

@@ -58,6 +58,14 @@ class Fingerprint(models.Model):
             )
             for band in range(BAND_COUNT)
         ] + [
+            # What changed since an in-memory index was loaded (dedup.lookup_memory),
+            # read by every lookup it answers.
+            models.Index(
+                fields=["computed_at"],
+                include=["phash", "asset"],
+                condition=Q(low_information=False, error=""),
+                name="fingerprint_computed_at",
+            ),
             # The twins lookup (a subquery of every hold's scope) probes this; files without
             # a digest never enter it.
             models.Index(
@@ -65,7 +73,7 @@ class Fingerprint(models.Model):
                 include=["asset"],
                 condition=~Q(pixel_sha256=""),
                 name="fingerprint_pixel_sha256",
-            )
+            ),
         ]
 
     def __str__(self):

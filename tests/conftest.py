@@ -64,6 +64,16 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def fresh_lookup_memory():
+    """The in-memory pHash index built by one test never answers for the next."""
+    from dedup.lookup_memory import memory_lookup_reset
+
+    memory_lookup_reset()
+    yield
+    memory_lookup_reset()
+
+
+@pytest.fixture(autouse=True)
 def isolated_storage(settings, tmp_path):
     """Give every test its own empty storage tiers, so file counts mean something."""
     media = tmp_path / "media"
