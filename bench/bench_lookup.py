@@ -7,9 +7,11 @@ Run on purpose (not part of the test suite):
 
 It creates a scratch database next to the one in DATABASE_URL (named <db>_bench), loads
 N synthetic fingerprints with planted near-duplicates at distances 1..k around each query
-code, and times `dedup.index.near_lookup` — the function the ingest calls. It prints a
-table with p50/p95/p99 latency, the share of planted matches found, exactness against a
-numpy brute force on a sample of queries, and a sequential-scan baseline in the same run.
+code, and times `dedup.index.database_near_lookup` — the database band index that
+`near_lookup` answers from below KEEPSAKE_LOOKUP_MEMORY_FROM fingerprints (the in-memory
+index above it is measured by bench/rehearsal.py, figure 1, and bench/bench_codeindex.py).
+It prints a table with p50/p95/p99 latency, the share of planted matches found, exactness
+against a numpy brute force on a sample of queries, and a sequential-scan baseline.
 """
 
 import argparse
@@ -156,7 +158,7 @@ def main():
     django.setup()
     from django.core.management import call_command
 
-    from dedup.index import near_lookup
+    from dedup.index import database_near_lookup as near_lookup
     from dedup.models import Fingerprint
 
     call_command("migrate", verbosity=0)

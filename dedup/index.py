@@ -5,8 +5,7 @@ probed within radius r_i and the (r_i + 1) sum to k + 1, two hashes within Hammi
 distance k agree within r_i on at least one band (pigeonhole: otherwise they would differ
 in at least k + 1 bits). For k = 10 the radii are 1, 2, 2, 2 rather than 2 on every band,
 which saves a quarter of the probes. Verifying the full distance then finds exactly what a
-brute-force scan finds. Every worker queries the same
-tables, so there is no private index to drift.
+brute-force scan finds.
 
 Past KEEPSAKE_LOOKUP_MEMORY_FROM searchable fingerprints a process answers main-hash
 lookups from its own in-memory index instead (dedup.lookup_memory), which re-reads from

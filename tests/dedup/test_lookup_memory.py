@@ -120,6 +120,21 @@ def test_database_answers_below_the_threshold(collection, settings):
     assert near_lookup(phash=5, k=2) and memory_lookup_stats() == {}
 
 
+@pytest.mark.django_db
+def test_index_loads_once_the_table_reaches_the_threshold(collection, settings, monkeypatch):
+    monkeypatch.setattr(lookup_memory, "RECHECK_EVERY", 0.0)
+    synthetic_fingerprints(collection=collection, codes=[5, 7, 9])
+    settings.KEEPSAKE_LOOKUP_MEMORY_FROM = 4
+    # 5, 7 and 9 are 0, 1 and 2 bits from 5; three rows are below the threshold.
+    assert sorted(near_lookup(phash=5, k=2).values()) == [0, 1, 2]
+    assert memory_lookup_stats() == {}
+    synthetic_fingerprints(collection=collection, codes=[13])
+    found = near_lookup(phash=5, k=2)
+    assert memory_lookup_stats()["size"] == 4
+    assert found == database_near_lookup(phash=5, k=2)
+    assert sorted(found.values()) == [0, 1, 1, 2]
+
+
 START = dt.datetime(2031, 5, 1, 9, tzinfo=dt.UTC)
 
 
