@@ -546,6 +546,8 @@ def fig_lookup(args, dist: str) -> list[dict]:
 def fig_variant_lookup(args) -> dict:
     """The candidate rule's second ingest-time lookup: the new file's main pHash against
     every stored asset's variant hashes (turns, mirrors, windows), from the database."""
+    from django.db import connection
+
     from dedup.index import VARIANTS, database_near_lookup
     from dedup.services import variant_distance
 
@@ -566,11 +568,18 @@ def fig_variant_lookup(args) -> dict:
 
     lookup(phash=int(queries[0]), k=k)  # connect and prepare outside the timings
     got = _lookup_timings(lookup, queries, codes, k, args.exact_sample, per=per)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_table_size('dedup_fingerprintvariant'), "
+            "pg_indexes_size('dedup_fingerprintvariant')"
+        )
+        table, indexes = (v / 2**20 for v in cursor.fetchone())
     return {
         "figure": "ingest-time lookup, variant table, database index",
         "scale": f"{n:,} assets × {per} variants = {n * per:,} rows, {len(queries)} queries, "
         "clustered",
-        "result": f"{got['text']}; load {load_s:.0f} s",
+        "result": f"{got['text']}; load {load_s:.0f} s; variant table {table:,.0f} MB + "
+        f"indexes {indexes:,.0f} MB",
         "goal": "(no goal of its own: ingest asks it beside figure 1's lookup)",
         "met": got["met"],
     }
