@@ -172,14 +172,16 @@ def _build(k: int) -> _State:
 def _catch_up(state: _State) -> _State:
     started = _now()
     ids, codes = _changed_rows(state.covered_at - slack())
-    changes = state.delta_ids.size + ids.size
+    # Each read overlaps the last by the slack: keep one entry per asset, the latest.
+    older = ~np.isin(state.delta_ids, ids)
+    changes = int(older.sum()) + ids.size
     if changes > max(REBUILD_MIN, REBUILD_SHARE * state.base.size):
         return _build(state.k)
     # A new state, never a changed one: other threads may be searching the old one.
     return replace(
         state,
-        delta_ids=np.concatenate([state.delta_ids, ids]),
-        delta_codes=np.concatenate([state.delta_codes, codes]),
+        delta_ids=np.concatenate([state.delta_ids[older], ids]),
+        delta_codes=np.concatenate([state.delta_codes[older], codes]),
         covered_at=started,
         refreshed_at=started,
     )

@@ -135,6 +135,23 @@ def test_index_loads_once_the_table_reaches_the_threshold(collection, settings, 
     assert sorted(found.values()) == [0, 1, 1, 2]
 
 
+@pytest.mark.django_db
+def test_overlapping_catch_ups_hold_each_change_once(collection, clock, memory_on):
+    clock.set(START, tick=False)
+    ids = synthetic_fingerprints(collection=collection, codes=[1, 2, 4, 8])
+    clock.advance(dt.timedelta(seconds=120))  # the load is past the slack: a clean base
+    assert near_lookup(phash=0, k=1) == {ids[0]: 1, ids[1]: 1, ids[2]: 1, ids[3]: 1}
+    code = 3
+    values = {"phash": code, "dhash": code, "computed_at": timezone.now()}
+    values |= {f"phash_b{b}": v for b, v in enumerate(phash_bands(phash=code))}
+    Fingerprint.objects.filter(asset_id=ids[0]).update(**values)
+    # Two catch-ups 15 s apart both read the change (it is within the slack of each).
+    for _ in range(2):
+        clock.advance(dt.timedelta(seconds=15))
+        assert near_lookup(phash=0, k=2) == {ids[0]: 2, ids[1]: 1, ids[2]: 1, ids[3]: 1}
+    assert memory_lookup_stats()["changes"] == 1
+
+
 START = dt.datetime(2031, 5, 1, 9, tzinfo=dt.UTC)
 
 
@@ -244,6 +261,9 @@ class MemoryLookupMachine(RuleBasedStateMachine):
             limit = max(lookup_memory.REBUILD_MIN, lookup_memory.REBUILD_SHARE * stats["size"])
             assert stats["changes"] <= limit
             assert stats["covered_at"] <= self._now()
+            # Catch-ups overlap by the slack; each changed asset is held once, its latest.
+            delta = lookup_memory._state.delta_ids
+            assert np.unique(delta).size == delta.size
 
 
 @pytest.mark.django_db
