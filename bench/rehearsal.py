@@ -347,23 +347,15 @@ def _indexes_dropped(admin, tables: tuple[str, ...]) -> list[str]:
     return [definition for _, definition in rows]
 
 
-def fingerprints_load(codes: np.ndarray) -> None:
-    """COPY one active asset and one fingerprint per code (ids 1..n) with the tables' own
-    indexes dropped and rebuilt after, and foreign-key and row triggers off for the load
-    only (session_replication_role, as a restore does), then VACUUM ANALYZE so the
-    lookup's index-only scans see an up-to-date visibility map."""
+@contextlib.contextmanager
+def _bulk_load(tables: tuple[str, ...]):
+    """A cursor in one transaction of a superuser connection for COPYing into tables:
+    their indexes dropped before and rebuilt after, foreign-key and row triggers off for
+    the load only (session_replication_role, as a restore does), then VACUUM ANALYZE so
+    lookups' index-only scans see an up-to-date visibility map."""
     import psycopg
     from django.db import connection
 
-    from archive.services import collection_get_or_create
-    from dedup.imaging import HASH_VERSION
-
-    collection = collection_get_or_create(name="Rehearsal").pk
-    connection.close()
-    signed = codes.view(np.int64).tolist()
-    bands = [((codes >> np.uint64(48 - 16 * b)) & np.uint64(0xFFFF)).tolist() for b in range(4)]
-    n = codes.size
-    tables = ("archive_asset", "dedup_fingerprint")
     with psycopg.connect(
         host="127.0.0.1",
         port=PG["port"],
@@ -375,71 +367,71 @@ def fingerprints_load(codes: np.ndarray) -> None:
         admin.execute("SET maintenance_work_mem = '1GB'")
         definitions = _indexes_dropped(admin, tables)
         with admin.transaction(), admin.cursor() as cursor:
-            _copy_text(
-                cursor,
-                "COPY archive_asset (id, sha256, size, format, width, height, colour_mode, "
-                "frame_count, storage_alias, storage_key, state, role, collection_id, "
-                "original_path, original_filename, ingested_at, exif) FROM STDIN",
-                (
-                    f"{i + 1}\t{i:064x}\t1\tJPEG\t1\t1\tRGB\t1\thot\tr/{i}\tactive\toriginal\t"
-                    f"{collection}\tr/{i}.jpg\t{i}.jpg\t2026-01-01T00:00:00Z\t{{}}\n"
-                    for i in range(n)
-                ),
-            )
-            _copy_text(
-                cursor,
-                "COPY dedup_fingerprint (id, asset_id, sha256, phash, dhash, phash_b0, "
-                "phash_b1, phash_b2, phash_b3, low_information, pixel_sha256, hash_version, "
-                "error, computed_at) FROM STDIN",
-                (
-                    f"{i + 1}\t{i + 1}\t{i:064x}\t{signed[i]}\t{signed[i]}\t{bands[0][i]}\t"
-                    f"{bands[1][i]}\t{bands[2][i]}\t{bands[3][i]}\tf\t{i:064x}\t"
-                    f"{HASH_VERSION}\t\t2026-01-01T00:00:00Z\n"
-                    for i in range(n)
-                ),
-            )
-            cursor.execute("SELECT setval('archive_asset_id_seq', %s)", [n])
-            cursor.execute("SELECT setval('dedup_fingerprint_id_seq', %s)", [n])
+            yield cursor
         for definition in definitions:
             admin.execute(definition)
         for table in tables:
             admin.execute(f"VACUUM ANALYZE {table}")
 
 
+def fingerprints_load(codes: np.ndarray) -> None:
+    """COPY one active asset and one fingerprint per code (ids 1..n), in one _bulk_load."""
+    from django.db import connection
+
+    from archive.services import collection_get_or_create
+    from dedup.imaging import HASH_VERSION
+
+    collection = collection_get_or_create(name="Rehearsal").pk
+    connection.close()
+    signed = codes.view(np.int64).tolist()
+    bands = [((codes >> np.uint64(48 - 16 * b)) & np.uint64(0xFFFF)).tolist() for b in range(4)]
+    n = codes.size
+    with _bulk_load(("archive_asset", "dedup_fingerprint")) as cursor:
+        _copy_text(
+            cursor,
+            "COPY archive_asset (id, sha256, size, format, width, height, colour_mode, "
+            "frame_count, storage_alias, storage_key, state, role, collection_id, "
+            "original_path, original_filename, ingested_at, exif) FROM STDIN",
+            (
+                f"{i + 1}\t{i:064x}\t1\tJPEG\t1\t1\tRGB\t1\thot\tr/{i}\tactive\toriginal\t"
+                f"{collection}\tr/{i}.jpg\t{i}.jpg\t2026-01-01T00:00:00Z\t{{}}\n"
+                for i in range(n)
+            ),
+        )
+        _copy_text(
+            cursor,
+            "COPY dedup_fingerprint (id, asset_id, sha256, phash, dhash, phash_b0, "
+            "phash_b1, phash_b2, phash_b3, low_information, pixel_sha256, hash_version, "
+            "error, computed_at) FROM STDIN",
+            (
+                f"{i + 1}\t{i + 1}\t{i:064x}\t{signed[i]}\t{signed[i]}\t{bands[0][i]}\t"
+                f"{bands[1][i]}\t{bands[2][i]}\t{bands[3][i]}\tf\t{i:064x}\t"
+                f"{HASH_VERSION}\t\t2026-01-01T00:00:00Z\n"
+                for i in range(n)
+            ),
+        )
+        cursor.execute("SELECT setval('archive_asset_id_seq', %s)", [n])
+        cursor.execute("SELECT setval('dedup_fingerprint_id_seq', %s)", [n])
+
+
 def variants_load(codes: np.ndarray, per: int) -> None:
     """COPY `per` variant hashes for each fingerprint loaded by fingerprints_load: row i
     belongs to asset i // per + 1 (indexes dropped and rebuilt, as there)."""
-    import psycopg
-    from django.db import connection
-
     signed = codes.view(np.int64).tolist()
     bands = [((codes >> np.uint64(48 - 16 * b)) & np.uint64(0xFFFF)).tolist() for b in range(4)]
     table = "dedup_fingerprintvariant"
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=PG["port"],
-        user="postgres",
-        dbname=connection.settings_dict["NAME"],
-        autocommit=True,
-    ) as admin:
-        admin.execute("SET session_replication_role = replica")
-        admin.execute("SET maintenance_work_mem = '1GB'")
-        definitions = _indexes_dropped(admin, (table,))
-        with admin.transaction(), admin.cursor() as cursor:
-            _copy_text(
-                cursor,
-                f"COPY {table} (id, fingerprint_id, asset_id, variant, phash, phash_b0, "
-                "phash_b1, phash_b2, phash_b3) FROM STDIN",
-                (
-                    f"{i + 1}\t{i // per + 1}\t{i // per + 1}\tv{i % per}\t{signed[i]}\t"
-                    f"{bands[0][i]}\t{bands[1][i]}\t{bands[2][i]}\t{bands[3][i]}\n"
-                    for i in range(codes.size)
-                ),
-            )
-            cursor.execute(f"SELECT setval('{table}_id_seq', %s)", [codes.size])
-        for definition in definitions:
-            admin.execute(definition)
-        admin.execute(f"VACUUM ANALYZE {table}")
+    with _bulk_load((table,)) as cursor:
+        _copy_text(
+            cursor,
+            f"COPY {table} (id, fingerprint_id, asset_id, variant, phash, phash_b0, "
+            "phash_b1, phash_b2, phash_b3) FROM STDIN",
+            (
+                f"{i + 1}\t{i // per + 1}\t{i // per + 1}\tv{i % per}\t{signed[i]}\t"
+                f"{bands[0][i]}\t{bands[1][i]}\t{bands[2][i]}\t{bands[3][i]}\n"
+                for i in range(codes.size)
+            ),
+        )
+        cursor.execute(f"SELECT setval('{table}_id_seq', %s)", [codes.size])
 
 
 def _lookup_timings(lookup, queries, codes, k: int, sample: int, per: int = 1) -> dict:
