@@ -5,7 +5,8 @@ import operator
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connections
+from django.db.models import Count, F, Lookup, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from archive import hooks
@@ -68,6 +69,16 @@ _COLLECTION_PATHS = ("collection", "sources__collection", "entries__collection")
 # then down to every descendant of those), their twins, and the trees of the twins. Each
 # recursive step is an index lookup (primary key, then the replaced_by foreign key);
 # UNION (not UNION ALL) ends a walk even on a cycle.
+#
+# PostgreSQL cannot estimate a recursive query's rows, and its guesses compound along the
+# steps (one seed row became 300 million by the last step), so with the plain joins it
+# planned every step as a hash join over the whole asset table: each one-asset question
+# read the table several times. Its form of the query therefore pins the plan to index
+# probes whatever the estimates: each recursive step probes the index once per row found
+# (a LATERAL subquery that OFFSET 0 keeps from being flattened back into a join), and every
+# later use of a step reads it as an array (`= ANY(ARRAY(...))`, `_InRows`), which the
+# planner takes for a few values and answers from the index. The rows read then follow
+# the family's size, not the archive's (tests/archive/test_family_query_work.py).
 _TREE_SQL = """
 k_up{n}(id) AS (
     SELECT id FROM {start}
@@ -79,14 +90,63 @@ k_up{n}(id) AS (
     UNION
     SELECT a.id FROM {table} a JOIN k_tree{n} ON a.replaced_by_id = k_tree{n}.id
 )"""
+_TREE_SQL_POSTGRESQL = """
+k_up{n}(id) AS (
+    SELECT unnest(ARRAY(SELECT id FROM {start}))
+    UNION
+    SELECT s.replaced_by_id FROM k_up{n} CROSS JOIN LATERAL (
+        SELECT a.replaced_by_id FROM {table} a
+        WHERE a.id = k_up{n}.id AND a.replaced_by_id IS NOT NULL OFFSET 0
+    ) s
+), k_tree{n}(id) AS (
+    SELECT unnest(ARRAY(SELECT id FROM k_up{n}))
+    UNION
+    SELECT s.id FROM k_tree{n} CROSS JOIN LATERAL (
+        SELECT a.id FROM {table} a WHERE a.replaced_by_id = k_tree{n}.id OFFSET 0
+    ) s
+)"""
+_EXACT_TWINS_SQL = (
+    "SELECT id FROM k_tree1\n"
+    "    UNION\n"
+    "    SELECT a.id FROM {table} a\n"
+    "    WHERE a.sha256 IN (SELECT b.sha256 FROM {table} b JOIN k_tree1 ON b.id = k_tree1.id)"
+)
+_EXACT_TWINS_SQL_POSTGRESQL = (
+    "SELECT unnest(ARRAY(SELECT id FROM k_tree1))\n"
+    "    UNION\n"
+    "    SELECT a.id FROM {table} a\n"
+    "    WHERE a.sha256 = ANY(ARRAY(\n"
+    "        SELECT b.sha256 FROM {table} b WHERE b.id = ANY(ARRAY(SELECT id FROM k_tree1))))"
+)
 _FAMILY_SQL = """WITH RECURSIVE k_seed(id) AS (SELECT * FROM ({seed}) AS k_s),{tree1},
 k_twin(id) AS (
-    SELECT id FROM k_tree1
-    UNION
-    SELECT a.id FROM {table} a
-    WHERE a.sha256 IN (SELECT b.sha256 FROM {table} b JOIN k_tree1 ON b.id = k_tree1.id){hooks}
+    {exact}{hooks}
 ),{tree2}
 {select}"""
+
+
+class _InRows(Lookup):
+    """`lhs IN (rows)`, the rows a subquery of the family query; on PostgreSQL written
+    `lhs = ANY(ARRAY(rows))`, which it plans as index probes for a few values (see above)."""
+
+    lookup_name = "k_in_rows"
+
+    def _sides(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return lhs, rhs, (*lhs_params, *rhs_params)
+
+    def as_sql(self, compiler, connection):
+        lhs, rhs, params = self._sides(compiler, connection)
+        return f"{lhs} IN {rhs}", params
+
+    def as_postgresql(self, compiler, connection):
+        lhs, rhs, params = self._sides(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", params
+
+
+def _in_rows(rows: RawSQL) -> _InRows:
+    return _InRows(F("pk"), rows)
 
 
 def _any(conditions: Iterable[Q]) -> Q:
@@ -101,7 +161,7 @@ def _compiled(query: QuerySet) -> tuple[str, tuple]:
 def _cte(name: str) -> QuerySet:
     """The assets of one step of the family query, for queries built on them."""
     # name is one of the fixed CTE names above, never input.
-    return Asset.objects.filter(pk__in=RawSQL(f"SELECT id FROM {name}", ()))  # noqa: S608, S611
+    return Asset.objects.filter(_in_rows(RawSQL(f"SELECT id FROM {name}", ())))  # noqa: S608, S611
 
 
 def _unions(queries: Iterable[QuerySet]) -> tuple[str, list]:
@@ -142,6 +202,9 @@ def _family_select(
     except EmptyResultSet:
         return None
     table = Asset._meta.db_table
+    postgresql = connections[asset_ids.db].vendor == "postgresql"
+    tree = _TREE_SQL_POSTGRESQL if postgresql else _TREE_SQL
+    exact = _EXACT_TWINS_SQL_POSTGRESQL if postgresql else _EXACT_TWINS_SQL
     twins_sql, twins_params = _unions(_registered_twins(of=_cte("k_tree1")))
     select_sql, select_params = _unions(select(_cte("k_tree2")))
     if not select_sql:
@@ -151,9 +214,10 @@ def _family_select(
     sql = _FAMILY_SQL.format(
         seed=seed,
         table=table,
-        tree1=_TREE_SQL.format(n=1, start="k_seed", table=table),
+        tree1=tree.format(n=1, start="k_seed", table=table),
+        exact=exact.format(table=table),
         hooks=f"\n    UNION\n{twins_sql}" if twins_sql else "",
-        tree2=_TREE_SQL.format(n=2, start="k_twin", table=table),
+        tree2=tree.format(n=2, start="k_twin", table=table),
         select=select_sql,
     )
     return RawSQL(sql, (*seed_params, *twins_params, *select_params))  # noqa: S611
@@ -162,7 +226,7 @@ def _family_select(
 def asset_family(*, asset_ids: QuerySet) -> QuerySet:
     """The given assets (a query of primary keys) and every asset frozen together with them."""
     rows = _family_select(asset_ids=asset_ids, select=lambda family: [family.values("pk")])
-    return Asset.objects.filter(pk__in=rows) if rows is not None else Asset.objects.none()
+    return Asset.objects.filter(_in_rows(rows)) if rows is not None else Asset.objects.none()
 
 
 def _named(*, holds: QuerySet, collections: bool = True) -> Q:
@@ -198,7 +262,7 @@ def hold_reach(*, asset_ids: QuerySet) -> tuple[QuerySet, QuerySet]:
     """The family of the assets, and the collections a hold on which would freeze them."""
     rows = _family_select(asset_ids=asset_ids, select=_collections_of)
     collections = (
-        Collection.objects.filter(pk__in=rows) if rows is not None else Collection.objects.none()
+        Collection.objects.filter(_in_rows(rows)) if rows is not None else Collection.objects.none()
     )
     return asset_family(asset_ids=asset_ids), collections
 
@@ -213,7 +277,7 @@ def _holds_of(family: QuerySet) -> list[QuerySet]:
 def holds_over(*, asset_ids: QuerySet) -> QuerySet:
     """The holds (active or not) whose scope reaches any of the assets: hold_scope backwards."""
     rows = _family_select(asset_ids=asset_ids, select=_holds_of)
-    return LegalHold.objects.filter(pk__in=rows) if rows is not None else LegalHold.objects.none()
+    return LegalHold.objects.filter(_in_rows(rows)) if rows is not None else LegalHold.objects.none()
 
 
 def _active_holds() -> QuerySet:
