@@ -23,7 +23,7 @@ from django.utils import timezone
 from archive.actors import SYSTEM
 from archive.errors import ArchiveError
 from archive.models import Asset
-from retention.guard import Action, Blocker, disposition_blockers
+from retention.guard import Action, Blocker, disposition_blockers, frozen_among
 from retention.models import DispositionItem, QuarantineRecord, RetentionPolicy
 from retention.moves import asset_move
 from retention.policies import asset_published_q, policies_current, policies_matching
@@ -62,8 +62,8 @@ def _after(keys: tuple[str, ...], values: tuple) -> Q:
     return condition
 
 
-def _keyset(queryset: QuerySet, keys: tuple[str, ...]) -> Iterator:
-    """Every row of queryset in the order of keys, read a page at a time.
+def _pages(queryset: QuerySet, keys: tuple[str, ...]) -> Iterator[list]:
+    """Every row of queryset in the order of keys, a page (a list of rows) at a time.
 
     Each page starts after the last row seen, so rows that leave the queryset while
     earlier ones are acted on (an asset moved away) neither shift nor repeat the walk.
@@ -72,10 +72,20 @@ def _keyset(queryset: QuerySet, keys: tuple[str, ...]) -> Iterator:
     while True:
         page = queryset if last is None else queryset.filter(_after(keys, last))
         rows = list(page.order_by(*keys)[:PAGE_SIZE])
-        yield from rows
+        if rows:
+            yield rows
         if len(rows) < PAGE_SIZE:
             return
         last = tuple(getattr(rows[-1], key) for key in keys)
+
+
+def _assets_paged(queryset: QuerySet, keys: tuple[str, ...]) -> Iterator[tuple[Asset, bool]]:
+    """Each asset of queryset (keyset order) and whether a legal hold froze it when its
+    page was read: one hold query per page instead of one per asset."""
+    for page in _pages(queryset, keys):
+        frozen = frozen_among(page)
+        for asset in page:
+            yield asset, asset.pk in frozen
 
 
 def _cold_steps(policies: list[RetentionPolicy], now) -> Iterator[PlannedAction]:
@@ -87,14 +97,14 @@ def _cold_steps(policies: list[RetentionPolicy], now) -> Iterator[PlannedAction]
         storage_alias=Asset.Tier.HOT,
         ingested_at__lte=now - timedelta(days=min(days)),
     ).annotate(is_published=asset_published_q())
-    for asset in _keyset(candidates, ("ingested_at", "pk")):
+    for asset, frozen in _assets_paged(candidates, ("ingested_at", "pk")):
         matching = policies_matching(asset=asset, policies=policies, published=asset.is_published)
         rule = matching[0] if matching else None
         if rule is None or rule.cold_after_days is None:
             continue
         if asset.ingested_at > now - timedelta(days=rule.cold_after_days):
             continue
-        blockers = disposition_blockers(asset=asset, action=Action.MOVE)
+        blockers = disposition_blockers(asset=asset, action=Action.MOVE, frozen=frozen)
         why = f"policy “{rule.name}”: hot for {rule.cold_after_days} days"
         yield PlannedAction(asset, "move", Asset.Tier.COLD, why, blockers)
 
@@ -102,23 +112,23 @@ def _cold_steps(policies: list[RetentionPolicy], now) -> Iterator[PlannedAction]
 def _homecoming_steps() -> Iterator[PlannedAction]:
     # Back in use while a legal hold kept the bytes in quarantine: move them home.
     strays = Asset.objects.filter(state=Asset.State.ACTIVE, storage_alias=Asset.Tier.QUARANTINE)
-    for asset in _keyset(strays, ("pk",)):
-        blockers = disposition_blockers(asset=asset, action=Action.MOVE)
+    for asset, frozen in _assets_paged(strays, ("pk",)):
+        blockers = disposition_blockers(asset=asset, action=Action.MOVE, frozen=frozen)
         yield PlannedAction(asset, "move", Asset.Tier.HOT, "active asset in quarantine", blockers)
 
 
 def _replaced_steps() -> Iterator[PlannedAction]:
     # Replaced by a canonical but never quarantined (e.g. a hold stopped it at the time).
     replaced = Asset.objects.filter(state=Asset.State.ACTIVE, replaced_by__isnull=False)
-    for asset in _keyset(replaced, ("pk",)):
-        blockers = disposition_blockers(asset=asset, action=Action.QUARANTINE)
+    for asset, frozen in _assets_paged(replaced, ("pk",)):
+        blockers = disposition_blockers(asset=asset, action=Action.QUARANTINE, frozen=frozen)
         why = f"replaced by asset {asset.replaced_by_id}"
         yield PlannedAction(asset, "quarantine", Asset.Tier.QUARANTINE, why, blockers)
 
 
-def _purge_step(record: QuarantineRecord) -> PlannedAction:
+def _purge_step(record: QuarantineRecord, frozen: bool) -> PlannedAction:
     asset = record.asset
-    blockers = disposition_blockers(asset=asset, action=Action.PURGE)
+    blockers = disposition_blockers(asset=asset, action=Action.PURGE, frozen=frozen)
     why = f"restore window closed {record.restore_deadline:%Y-%m-%d}"
     open_items = DispositionItem.objects.filter(asset=asset, executed_at__isnull=True)
     approved = open_items.filter(request__approved_at__isnull=False).first()
@@ -137,8 +147,10 @@ def _purge_steps(now) -> Iterator[PlannedAction]:
     due = QuarantineRecord.objects.filter(
         restored_at__isnull=True, purged_at__isnull=True, restore_deadline__lte=now
     ).select_related("asset")
-    for record in _keyset(due, ("restore_deadline", "pk")):
-        yield _purge_step(record)
+    for page in _pages(due, ("restore_deadline", "pk")):
+        frozen = frozen_among([record.asset for record in page])
+        for record in page:
+            yield _purge_step(record, record.asset_id in frozen)
 
 
 def _step_sources(now) -> list[Iterable[PlannedAction]]:

@@ -17,7 +17,7 @@ from archive.errors import ArchiveError
 from archive.licensing import licence_conflict_unresolved
 from archive.lifecycle import assets_lock
 from archive.models import Asset, CatalogueEntry
-from archive.selectors import asset_active_holds, asset_family
+from archive.selectors import asset_active_holds, asset_family, assets_frozen_among
 from retention.models import DispositionItem, PendingMove, QuarantineRecord
 from retention.policies import policies_matching
 
@@ -139,10 +139,21 @@ def _retention_blockers(asset: Asset, action: Action) -> list[Blocker]:
     return blockers
 
 
-def disposition_blockers(*, asset: Asset, action: str) -> list[Blocker]:
-    """Every reason action ("move", "quarantine" or "purge") may not happen to asset now."""
+def disposition_blockers(*, asset: Asset, action: str, frozen: bool | None = None) -> list[Blocker]:
+    """Every reason action ("move", "quarantine" or "purge") may not happen to asset now.
+
+    frozen=False says a read just made for a page of assets found no active hold over this
+    one (`frozen_among`), so its holds are not read again; the guarded action re-checks
+    them on the locked asset whatever the plan said.
+    """
     action = Action(action)
-    return _hold_blockers(asset) + _retention_blockers(asset, action)
+    holds = [] if frozen is False else _hold_blockers(asset)
+    return holds + _retention_blockers(asset, action)
+
+
+def frozen_among(assets) -> set[int]:
+    """Which of a page of assets an active legal hold freezes (one read for the page)."""
+    return assets_frozen_among(asset_ids=[asset.pk for asset in assets])
 
 
 def asset_family_lock(asset_or_id) -> Asset:

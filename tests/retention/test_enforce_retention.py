@@ -145,3 +145,38 @@ class TestEnforcement:
 
         moved = AuditEvent.objects.get(verb="asset.moved", object_id=str(old[0].pk))
         assert (moved.actor, moved.actor_name) == (None, "system")
+
+
+class TestHoldsAskedPerPage:
+    """The plan asks which candidates are frozen once per page of candidates; only the
+    frozen ones get the full per-asset hold read (for the matters their blocker names)."""
+
+    @staticmethod
+    def family_queries(queries) -> int:
+        return sum("k_seed" in q["sql"] for q in queries)
+
+    def test_many_due_candidates_cost_a_few_hold_queries(self, cold_policy, collection):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        assets = [
+            ingest_picture(collection=collection, colour=(i, 2 * i, 255 - i)).asset
+            for i in range(12)
+        ]
+        Asset.objects.filter(pk__in=[a.pk for a in assets]).update(
+            ingested_at=timezone.now() - timedelta(days=120)
+        )
+        held = assets[5]
+        hold(held, "CASE-9")
+
+        with CaptureQueriesContext(connection) as captured:
+            plan = retention_plan()
+
+        moves = {step.asset.pk: step for step in plan if step.action == "move"}
+        assert set(moves) == {a.pk for a in assets}
+        assert [b.code for b in moves[held.pk].blockers] == ["legal_hold"]
+        assert "CASE-9" in moves[held.pk].blockers[0].message
+        assert all(not moves[a.pk].blockers for a in assets if a != held)
+        # One page of move candidates: the page's question, the held asset's own read,
+        # and the other kinds' (empty) pages; never one per candidate.
+        assert self.family_queries(captured.captured_queries) <= 4
