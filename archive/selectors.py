@@ -277,7 +277,9 @@ def _holds_of(family: QuerySet) -> list[QuerySet]:
 def holds_over(*, asset_ids: QuerySet) -> QuerySet:
     """The holds (active or not) whose scope reaches any of the assets: hold_scope backwards."""
     rows = _family_select(asset_ids=asset_ids, select=_holds_of)
-    return LegalHold.objects.filter(_in_rows(rows)) if rows is not None else LegalHold.objects.none()
+    if rows is None:
+        return LegalHold.objects.none()
+    return LegalHold.objects.filter(_in_rows(rows))
 
 
 def _active_holds() -> QuerySet:
