@@ -21,7 +21,11 @@ Figures (the numbers follow issue 16):
     against plain imagehash.phash(Image.open(p)) in the same run;
  4. ingest and review decisions through django-q2 (Redis broker, S3) with 1, 2, 4 workers,
     --worker-rounds rounds each in a balanced order, medians; during the decisions it
-    samples pg_stat_activity for backends waiting on a lock and the table they ask for;
+    samples pg_stat_activity for backends waiting on a lock and the table they ask for,
+    and it accounts where the cores went (/proc: the workers, django-q2's monitor and
+    pusher, PostgreSQL, S3, Redis, the rest) and how much a second process of a pure-Python
+    loop adds on this machine; --decisions-unaudited repeats the decisions without their
+    audit events (an experiment: what the chain head costs them);
  5. the review queue at M pending pairs (bench/bench_queue.py's pages);
  6. retention enforcement over N due assets and the rolling scan over M new fingerprints,
     W worker processes at once, each calling the scheduled tasks' entry points
@@ -202,6 +206,7 @@ class Stack(contextlib.ExitStack):
         self.callback(server.wait, timeout=30)
         self.callback(server.terminate)
         wait_port(port)
+        self.redis_pid = server.pid
         return f"redis://127.0.0.1:{port}/0"
 
     def s3(self) -> str:
@@ -214,6 +219,7 @@ class Stack(contextlib.ExitStack):
         self.callback(server.wait, timeout=30)
         self.callback(server.terminate)
         wait_port(port)
+        self.s3_pid = server.pid
         endpoint = f"http://127.0.0.1:{port}"
         import boto3
 
@@ -629,6 +635,105 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# --- where the machine's CPU goes (figure 4) ---------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> tuple[float, float]:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: user, nice, system, irq,
+    softirq), and those the hypervisor gave to others while we wanted them (steal)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:3]) + fields[5] + fields[6]) / _TICK, fields[7] / _TICK
+
+
+def _spin(count: int, out) -> None:
+    start = time.perf_counter()
+    total = 0
+    for i in range(count):
+        total += i * i % 7
+    out.put(time.perf_counter() - start)
+
+
+def machine_scaling(processes: int = 2, count: int = 20_000_000, repeats: int = 3) -> float:
+    """How much more a pure-Python loop gets done with `processes` copies at once than with
+    one, on this machine now (median of repeats): the most any number of workers can give."""
+    ctx = multiprocessing.get_context("fork")
+    ratios = []
+    for _ in range(repeats):
+        times = {}
+        for n in (1, processes):
+            out = ctx.Queue()
+            children = [ctx.Process(target=_spin, args=(count, out)) for _ in range(n)]
+            for child in children:
+                child.start()
+            took = [out.get() for _ in children]
+            for child in children:
+                child.join()
+            times[n] = max(took)
+        ratios.append(processes * times[1] / times[processes])
+    return float(np.median(ratios))
+
+
+def processes_cpu() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, CPU seconds used so far) of every process now."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (int(rest[1]), comm, (int(rest[11]) + int(rest[12])) / _TICK)
+    return found
+
+
+def cpu_by_group(
+    before: dict, after: dict, groups: dict[str, int], role=None
+) -> collections.Counter:
+    """CPU seconds used between two processes_cpu() snapshots, by group: the process trees
+    rooted at the pids of `groups` (the "workers" tree split by role(pid), the django-q2
+    role from its process title), PostgreSQL's backends ("database"), and the rest.
+    A process that ended in between is not counted (figure 4's processes live on)."""
+    role = role or _cluster_role
+    roots = {pid: name for name, pid in groups.items()}
+    used: collections.Counter = collections.Counter()
+    for pid, (_ppid, comm, seconds) in after.items():
+        spent = seconds - before[pid][2] if pid in before else seconds
+        group, up, seen = None, pid, 0
+        while up in after and seen < 64:
+            if up in roots:
+                group = roots[up]
+                break
+            up, seen = after[up][0], seen + 1
+        if group is None:
+            group = "database" if comm == "postgres" else "other"
+        elif group == "workers":
+            group = role(pid)
+        used[group] += spent
+    return used
+
+
+def _cluster_role(pid: int) -> str:
+    """What a django-q2 process does, from the title it sets (setproctitle): a worker
+    ("idle" or "processing"), the monitor saving results, the pusher taking tasks from the
+    broker, or the cluster's sentinel and scheduler ("cluster")."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "cluster"
+    words = title.split()
+    for role in ("monitor", "pusher"):
+        if words and words[-1] == role:
+            return role
+    if " idle" in title or " processing " in title:
+        return "workers"
+    return "cluster"
+
+
 def child_result(child, out, timeout: float) -> dict:
     """The one result a child process puts, or why there is none."""
     import queue
@@ -745,6 +850,12 @@ def decide_task(candidate_id: int, username: str) -> str:
     from dedup.models import DuplicateCandidate
     from dedup.review import candidate_decide
 
+    if os.environ.get("KEEPSAKE_REHEARSAL_UNAUDITED") == "1":
+        # --decisions-unaudited: this worker process drops the events instead of chaining
+        # them (the decision itself is unchanged), so no chain head lock is taken.
+        from archive import audit
+
+        audit._chain_append = lambda events: None
     candidate_decide(
         candidate=DuplicateCandidate.objects.get(pk=candidate_id),
         decision="not_duplicate",
@@ -753,7 +864,7 @@ def decide_task(candidate_id: int, username: str) -> str:
     return "decided"
 
 
-def _q_round(args, workers: int, number: int) -> tuple[float, float, float, dict]:
+def _q_round(args, workers: int, number: int) -> tuple[float, float, float, dict, dict]:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django_q.brokers import get_broker
@@ -779,6 +890,7 @@ def _q_round(args, workers: int, number: int) -> tuple[float, float, float, dict
         # The cluster as docs/deploy.md configures workers (unless the caller says otherwise).
         "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "60"),
         "KEEPSAKE_Q_SAVE_LIMIT": os.environ.get("KEEPSAKE_Q_SAVE_LIMIT", "0"),
+        "KEEPSAKE_REHEARSAL_UNAUDITED": "1" if args.decisions_unaudited else "0",
     }
     broker = get_broker()  # one cluster name (it salts the task signatures), rounds in turn
 
@@ -821,11 +933,15 @@ def _q_round(args, workers: int, number: int) -> tuple[float, float, float, dict
     )
     try:
         time.sleep(3)  # the cluster forks its workers
-        start = time.perf_counter()
+        groups = {"workers": cluster.pid, "s3": STACK.s3_pid, "broker": STACK.redis_pid}
+        cpu = {}
+        start, busy0, procs0 = time.perf_counter(), machine_busy_s(), processes_cpu()
         for path in files:
             async_task("rehearsal.ingest_task", str(path), collection.pk, broker=broker)
         wait("rehearsal.ingest_task", len(files))
-        ingest = len(files) / (time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        ingest = len(files) / wall
+        cpu["ingest"] = _cores(wall, busy0, procs0, groups)
         from archive.models import Asset
 
         ids = list(Asset.objects.order_by("pk").values_list("pk", flat=True))
@@ -847,12 +963,14 @@ def _q_round(args, workers: int, number: int) -> tuple[float, float, float, dict
             ignore_conflicts=True,  # the ingests' own lookups may have recorded some pairs
         )
         pending = list(DuplicateCandidate.objects.values_list("pk", flat=True))
-        start = time.perf_counter()
+        start, busy0, procs0 = time.perf_counter(), machine_busy_s(), processes_cpu()
         for pk in pending:
             async_task("rehearsal.decide_task", pk, "curator", broker=broker)
         samples: list[tuple[int, list[str]]] = []
         wait("rehearsal.decide_task", len(pending), samples)
-        decide = len(pending) / (time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        decide = len(pending) / wall
+        cpu["decisions"] = _cores(wall, busy0, procs0, groups)
     finally:
         cluster.terminate()
         cluster.wait(timeout=60)
@@ -860,7 +978,16 @@ def _q_round(args, workers: int, number: int) -> tuple[float, float, float, dict
     # waiting on a lock, and the table the waiting statements ask for.
     busy = sum(b for b, _ in samples)
     tables = collections.Counter(t for _, waiting in samples for t in waiting)
-    return ingest, decide, (sum(tables.values()) / busy if busy else 0.0), tables
+    return ingest, decide, (sum(tables.values()) / busy if busy else 0.0), tables, cpu
+
+
+def _cores(wall: float, busy0: float, procs0: dict, groups: dict[str, int]) -> dict[str, float]:
+    """Cores kept busy since the snapshot (busy0, procs0), in all and by group."""
+    used = cpu_by_group(procs0, processes_cpu(), groups)
+    busy, steal = machine_busy_s()
+    return {"machine": (busy - busy0[0]) / wall, "steal": (steal - busy0[1]) / wall} | {
+        name: seconds / wall for name, seconds in used.items()
+    }
 
 
 # Rounds of figure 4 in a balanced order (1, 2, 4, then 4, 2, 1, ...), so a drift of the
@@ -880,8 +1007,10 @@ def _shares(counts: collections.Counter) -> list[tuple[str, float]]:
 
 def fig_workers(args) -> dict:
     rates: dict[int, list[tuple]] = {1: [], 2: [], 4: []}
+    scaling = [machine_scaling()]
     for number, workers in enumerate(_round_order(args.worker_rounds)):
         rates[workers].append(_q_round(args, workers, number))
+    scaling.append(machine_scaling())
     median = {
         w: tuple(float(np.median([r[i] for r in rs])) for i in range(3)) for w, rs in rates.items()
     }
@@ -896,16 +1025,40 @@ def fig_workers(args) -> dict:
     )
     waited = collections.Counter()
     for rs in rates.values():
-        for *_, tables in rs:
+        for *_, tables, _cpu in rs:
             waited.update(tables)
     on = ", ".join(f"{table} {share:.0%}" for table, share in _shares(waited))
+    # Where the cores went: the median cores kept busy per phase and worker count, in all
+    # and by process group. With one worker keeping c of the n cores busy, no number of
+    # workers can give more than n / c times one worker's rate on this machine.
+    cores = os.cpu_count() or 1
+    used = {}
+    for phase in ("ingest", "decisions"):
+        for w, rs in rates.items():
+            groups = {g for r in rs for g in r[-1][phase]}
+            used[phase, w] = {
+                g: float(np.median([r[-1][phase].get(g, 0.0) for r in rs])) for g in groups
+            }
+    ceiling = {
+        phase: cores / max(used[phase, 1]["machine"], 1e-9) for phase in ("ingest", "decisions")
+    }
+    order = ("workers", "monitor", "pusher", "cluster", "database", "s3", "broker", "other")
+    busy = "; ".join(
+        f"{phase} with {w}: {u['machine']:.2f} of {cores}, steal {u['steal']:.2f} ("
+        + ", ".join(f"{g} {u.get(g, 0.0):.2f}" for g in order)
+        + ")"
+        for (phase, w), u in used.items()
+    )
     return {
         "scale": f"{args.files} 12 MP JPEGs and {args.decisions} decisions per round, "
         f"{args.worker_rounds} rounds per worker count, Redis broker, S3, PostgreSQL, "
         f"{os.cpu_count()} cores",
         "result": f"medians {shown}; 2 vs 1: ingest {ingest_ratio:.2f}×, decisions "
         f"{decide_ratio:.2f}× (rounds, files/s / decisions/s: {spread}; lock waits during "
-        f"decisions by table asked for: {on or 'none'})",
+        f"decisions by table asked for: {on or 'none'}); cores busy, medians: {busy}; "
+        f"so at most {ceiling['ingest']:.2f}× (ingest) and {ceiling['decisions']:.2f}× "
+        f"(decisions) on {cores} cores; 2 processes of a pure-Python loop against 1, "
+        f"before and after the rounds: {scaling[0]:.2f}×, {scaling[1]:.2f}×",
         "goal": "2 workers ≥ 1.8× one",
         "met": ingest_ratio >= 1.8 and decide_ratio >= 1.8,
     }
@@ -1703,6 +1856,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--decisions", type=int, default=200, help="per round of figure 4")
     parser.add_argument(
         "--worker-rounds", type=int, default=3, help="rounds per worker count of figure 4"
+    )
+    parser.add_argument(
+        "--decisions-unaudited",
+        action="store_true",
+        help="an experiment, never a setting: figure 4's decision tasks skip appending their "
+        "audit events (no chain head), to measure what the head costs the decisions",
     )
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument(
